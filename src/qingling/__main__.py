@@ -1,0 +1,3 @@
+from qingling.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,32 @@
+"""What a user is shown of a case's personal data (names, IDs, phones, addresses)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from qingling.cases.models import Case
+from qingling.org.models import Profile, SubjectType
+from qingling.org.scope import can_see_personal, mask_address, mask_id, mask_name
+
+
+@dataclass(frozen=True)
+class Personal:
+    name: str
+    id_number: str
+    phone: str
+    address: str
+    masked: bool
+
+
+def personal(case: Case, profile: Profile | None) -> Personal:
+    if can_see_personal(profile):
+        return Personal(case.subject_name, case.id_number, case.phone, case.address, False)
+    # An organisation's name and address are public facts; a person's are not.
+    person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
+    return Personal(
+        name=mask_name(case.subject_name) if person else case.subject_name,
+        id_number=mask_id(case.id_number),
+        phone=mask_id(case.phone),
+        address=mask_address(case.address) if person else case.address,
+        masked=True,
+    )

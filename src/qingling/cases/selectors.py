@@ -1,0 +1,195 @@
+"""Reads that span relations: the case list with its filters, the dashboard, the inbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+
+from qingling.cases.models import OPEN_STATES, Case, State
+from qingling.common.weeks import IsoWeek
+from qingling.geo.models import Division
+from qingling.intake.models import Appearance
+from qingling.org.scope import visible_cases
+
+SORTS = {
+    "id": "id",
+    "-id": "-id",
+    "due": "due_at",
+    "-due": "-due_at",
+    "updated": "updated_at",
+    "-updated": "-updated_at",
+    "state": "state",
+    "-state": "-state",
+    "grade": "grade",
+    "-grade": "-grade",
+    "county": "county__code",
+    "-county": "-county__code",
+}
+LIST_FLAGS = {
+    "key": "on_key_list",
+    "stock": "on_stock_list",
+    "full": "on_full_list",
+    "new": "on_new_list",
+}
+
+
+@dataclass
+class CaseFilters:
+    county: str = ""
+    list_type: str = ""
+    state: str = ""
+    grade: str = ""
+    subject_type: str = ""
+    department: str = ""
+    week: str = ""
+    q: str = ""
+    overdue: bool = False
+    sort: str = "-id"
+
+    @classmethod
+    def from_params(cls, params: Any) -> CaseFilters:
+        f = cls(**{k: params.get(k, "").strip() for k in (
+            "county", "list_type", "state", "grade", "subject_type", "department", "week", "q",
+        )})
+        f.overdue = params.get("overdue") == "1"
+        sort = params.get("sort", "-id")
+        f.sort = sort if sort in SORTS else "-id"
+        return f
+
+
+def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
+    qs = visible_cases(user)
+    if f.county:
+        qs = qs.filter(county__code=f.county)
+    if f.list_type in LIST_FLAGS:
+        qs = qs.filter(**{LIST_FLAGS[f.list_type]: True})
+    if f.state == "open":
+        qs = qs.filter(state__in=OPEN_STATES)
+    elif f.state in State.values:
+        qs = qs.filter(state=f.state)
+    if f.grade:
+        qs = qs.filter(grade=f.grade)
+    if f.subject_type:
+        qs = qs.filter(subject_type=f.subject_type)
+    if f.department:
+        qs = qs.filter(
+            Q(lead_department__code=f.department)
+            | Exists(Case.co_departments.through.objects.filter(
+                case_id=OuterRef("pk"), department__code=f.department))
+        )
+    if f.week:
+        qs = qs.filter(
+            Exists(Appearance.objects.filter(case_id=OuterRef("pk"), batch__week=f.week))
+        )
+    if f.overdue:
+        qs = qs.filter(state__in=OPEN_STATES, due_at__lt=now)
+    if f.q:
+        q = f.q
+        qs = qs.filter(
+            Q(ip_summary__startswith=q)
+            | Q(ips__value=q)
+            | Q(subject_name__contains=q)
+            | Q(uscc=q.upper())
+        ).distinct()
+    return qs.select_related("county", "lead_department").order_by(SORTS[f.sort], "-id")
+
+
+@dataclass
+class CountyRow:
+    county: Division | None
+    open: int = 0
+    due_this_week: int = 0
+    overdue: int = 0
+    cleared_this_week: int = 0
+    key_due: int = 0
+    key_on_time: int = 0
+    pending: int = 0
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return self.key_on_time / self.key_due if self.key_due else None
+
+
+def week_bounds(now: datetime) -> tuple[IsoWeek, datetime, datetime]:
+    week = IsoWeek.of(now)
+    start = week.start()
+    return week, start, start + timedelta(days=7)
+
+
+def dashboard(user: Any, now: datetime) -> tuple[IsoWeek, list[CountyRow], CountyRow]:
+    """Per-county numbers for this week. 'Key due' counts key-list obligations whose
+    cut-off falls in this week; 'on time' those of them cleared by their cut-off."""
+    week, start, end = week_bounds(now)
+    qs = visible_cases(user)
+    open_q = Q(state__in=OPEN_STATES)
+    key_due_q = Q(due_at__gte=start, due_at__lt=end)
+    cleared_q = Q(state=State.CLEARED)
+    rows = (
+        qs.values("county")
+        .annotate(
+            open=Count("id", filter=open_q),
+            pending=Count("id", filter=Q(state=State.PENDING)),
+            due_this_week=Count("id", filter=open_q & Q(due_at__gte=now, due_at__lt=end)),
+            overdue=Count("id", filter=open_q & Q(due_at__lt=now)),
+            cleared_this_week=Count(
+                "id", filter=cleared_q & Q(cleared_at__gte=start, cleared_at__lt=end)
+            ),
+            key_due=Count("id", filter=key_due_q & ~Q(state=State.EXCLUDED)),
+            key_on_time=Count(
+                "id",
+                filter=key_due_q & cleared_q & Q(cleared_at__lte=F("due_at")),
+            ),
+        )
+        .order_by()
+    )
+    by_county = {r["county"]: r for r in rows}
+    out: list[CountyRow] = []
+    keys = ("open", "due_this_week", "overdue", "cleared_this_week", "key_due",
+            "key_on_time", "pending")
+    for c in _counties_for(user):
+        r = by_county.get(c.pk)
+        out.append(CountyRow(c, **{k: (r or {}).get(k, 0) for k in keys}))
+    if None in by_county:
+        out.append(CountyRow(None, **{k: by_county[None].get(k, 0) for k in keys}))
+    total = CountyRow(None, **{k: sum(getattr(r, k) for r in out) for k in keys})
+    return week, out, total
+
+
+def _counties_for(user: Any) -> list[Division]:
+    from qingling.org.models import Role
+    from qingling.org.scope import profile_of
+
+    p = profile_of(user)
+    counties = Division.objects.filter(parent__code=settings.QINGLING_CITY_CODE, level="county")
+    if p is None:
+        return []
+    if p.county_id is not None and p.role != Role.CITY:
+        return list(counties.filter(pk=p.county_id))
+    return list(counties)
+
+
+@dataclass
+class Inbox:
+    new: QuerySet[Case]
+    due_soon: QuerySet[Case]
+    overdue: QuerySet[Case]
+    in_progress: QuerySet[Case]
+    review: QuerySet[Case]
+
+
+def inbox(user: Any, now: datetime) -> Inbox:
+    qs = visible_cases(user).select_related("county").order_by("due_at", "id")
+    soon = now + timedelta(days=2)
+    return Inbox(
+        new=qs.filter(state=State.DISPATCHED),
+        due_soon=qs.filter(state__in=OPEN_STATES, due_at__gte=now, due_at__lt=soon),
+        overdue=qs.filter(state__in=OPEN_STATES, due_at__lt=now),
+        in_progress=qs.filter(
+            state__in=(State.SIGNED, State.VERIFYING, State.CONFIRMED, State.RECTIFYING)
+        ),
+        review=qs.filter(state__in=(State.CLEARANCE_REQUESTED, State.PENDING)),
+    )

@@ -1,0 +1,15 @@
+from django.urls import path
+
+from qingling.cases import views
+
+urlpatterns = [
+    path("dashboard/", views.dashboard_view, name="dashboard"),
+    path("inbox/", views.inbox_view, name="inbox"),
+    path("cases/", views.case_list, name="case_list"),
+    path("cases/export.xlsx", views.case_export, name="case_export"),
+    path("cases/<int:case_id>/", views.case_detail, name="case_detail"),
+    path("cases/<int:case_id>/act/<slug:action>/", views.case_act, name="case_act"),
+    path("cases/<int:case_id>/visit/", views.case_visit, name="case_visit"),
+    path("cases/<int:case_id>/evidence/", views.case_evidence, name="case_evidence"),
+    path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence_download"),
+]

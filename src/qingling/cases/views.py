@@ -1,0 +1,275 @@
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from qingling.audit.services import audit_record
+from qingling.cases.forms import EvidenceForm, TransitionForm, VisitForm
+from qingling.cases.models import Behaviour, Case, Evidence, Grade, ListType, State
+from qingling.cases.presenters import personal
+from qingling.cases.selectors import CaseFilters, cases_filtered, dashboard, inbox
+from qingling.cases.services import (
+    WorkflowError,
+    allowed_transitions,
+    case_transition,
+    evidence_add,
+    visit_record,
+)
+from qingling.cases.uploads import UploadRejected
+from qingling.cases.workflow import TRANSITIONS
+from qingling.common.xlsx import build_xlsx
+from qingling.geo.models import Division
+from qingling.org.models import Department, Role, SubjectType
+from qingling.org.scope import profile_of, visible_cases
+
+EXPORT_LIMIT = 100_000
+
+
+def _need_profile(request: HttpRequest) -> HttpResponse | None:
+    if profile_of(request.user) is None:
+        return render(request, "org/no_role.html", status=403)
+    return None
+
+
+@login_required
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    week, rows, total = dashboard(request.user, timezone.now())
+    return render(request, "cases/dashboard.html", {"week": week, "rows": rows, "total": total})
+
+
+@login_required
+def inbox_view(request: HttpRequest) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    box = inbox(request.user, timezone.now())
+    sections = [
+        ("overdue", _("Overdue"), box.overdue),
+        ("due_soon", _("Due within two days"), box.due_soon),
+        ("new", _("New: to sign for"), box.new),
+        ("in_progress", _("In progress"), box.in_progress),
+        ("review", _("Awaiting the city"), box.review),
+    ]
+    shown = [(key, label, qs[:50], qs.count()) for key, label, qs in sections]
+    return render(request, "cases/inbox.html", {"sections": shown, "now": timezone.now()})
+
+
+def _filter_choices() -> dict[str, object]:
+    return {
+        "counties": Division.objects.filter(
+            parent__code=settings.QINGLING_CITY_CODE, level="county"
+        ),
+        "states": State.choices,
+        "list_types": ListType.choices,
+        "grades": Grade.choices,
+        "subject_types": SubjectType.choices,
+        "departments": Department.objects.filter(is_active=True),
+    }
+
+
+@login_required
+def case_list(request: HttpRequest) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    now = timezone.now()
+    f = CaseFilters.from_params(request.GET)
+    qs = cases_filtered(request.user, f, now)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    params = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
+    return render(request, "cases/list.html", {
+        "page": page,
+        "f": f,
+        "now": now,
+        "query": urlencode(params),
+        "query_with_sort": urlencode({**params, "sort": f.sort}),
+        **_filter_choices(),
+    })
+
+
+@login_required
+def case_export(request: HttpRequest) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    profile = profile_of(request.user)
+    now = timezone.now()
+    f = CaseFilters.from_params(request.GET)
+    qs = cases_filtered(request.user, f, now)[:EXPORT_LIMIT]
+    headers = [
+        _("Case"), _("County"), _("Subject"), _("ID number"), _("Phone"), _("Address"),
+        _("IP"), _("Subject type"), _("Behaviour"), _("Grade"), _("Lead department"),
+        _("State"), _("Key list"), _("Stock list"), _("Due"), _("Overdue"), _("Rebounds"),
+        _("Latest week"), _("Cleared"),
+    ]
+
+    def rows():  # type: ignore[no-untyped-def]
+        for c in qs.iterator(chunk_size=2000):
+            p = personal(c, profile)
+            yield [
+                c.reference, c.county.name if c.county else "", p.name, p.id_number, p.phone,
+                p.address, c.ip_summary, c.get_subject_type_display(),
+                c.get_behaviour_display(), c.grade,
+                c.lead_department.name if c.lead_department else "", c.get_state_display(),
+                _("yes") if c.on_key_list else "", _("yes") if c.on_stock_list else "",
+                c.due_at, _("yes") if c.is_overdue(now) else "", c.rebound_count,
+                c.last_week, c.cleared_at,
+            ]
+
+    data = build_xlsx(_("Cases"), [str(h) for h in headers], rows())
+    audit_record(
+        actor=request.user, action="export", obj=request.user,
+        data={"what": "cases", "filters": request.GET.dict()},
+    )
+    resp = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    resp["Content-Disposition"] = f'attachment; filename="qingling-cases-{now:%Y%m%d-%H%M}.xlsx"'
+    return resp
+
+
+def _case_or_404(request: HttpRequest, case_id: int) -> Case:
+    case = visible_cases(request.user).select_related(
+        "county", "township", "zone", "lead_department"
+    ).filter(pk=case_id).first()
+    if case is None:
+        # Same answer for "does not exist" and "not yours": IDs reveal nothing.
+        raise Http404(_("No such case in your area."))
+    return case
+
+
+@login_required
+def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    case = _case_or_404(request, case_id)
+    profile = profile_of(request.user)
+    now = timezone.now()
+    ips = case.ips.annotate(
+        n_batches=Count("appearances__batch", distinct=True),
+        n_cases=Count("cases", distinct=True),
+    ).order_by("value")
+    appearances = case.appearances.select_related("batch", "ip").order_by(
+        "-batch__week", "-batch_id"
+    )[:200]
+    can_act = profile is not None and profile.role != Role.LEADER
+    can_visit = profile is not None and profile.role in (
+        Role.COUNTY, Role.VERIFIER, Role.DEPARTMENT) and case.state in (
+        State.SIGNED, State.VERIFYING, State.CONFIRMED, State.RECTIFYING)
+    return render(request, "cases/detail.html", {
+        "case": case,
+        "p": personal(case, profile),
+        "ips": ips,
+        "appearances": appearances,
+        "timeline": case.audit.select_related("actor").order_by("at", "id"),
+        "visits": case.visits.select_related("verifier"),
+        "evidence": case.evidence.select_related("uploaded_by"),
+        "transitions": allowed_transitions(case, profile) if can_act else [],
+        "transition_form": TransitionForm(),
+        "visit_form": VisitForm() if can_visit else None,
+        "evidence_form": EvidenceForm() if can_act and case.is_open() else None,
+        "overdue": case.is_overdue(now),
+        "now": now,
+        "behaviours": Behaviour.choices,
+        "co_departments": case.co_departments.all(),
+    })
+
+
+@login_required
+@require_POST
+def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    _case_or_404(request, case_id)
+    if action not in TRANSITIONS:
+        raise Http404
+    form = TransitionForm(request.POST)
+    form.is_valid()
+    county = form.cleaned_data.get("county")
+    try:
+        case = case_transition(
+            case_id=case_id,
+            action=action,
+            actor=request.user,
+            comment=form.cleaned_data.get("comment", ""),
+            county_id=county.pk if county else None,
+        )
+        messages.success(request, _("Done: %(label)s → %(state)s") % {
+            "label": TRANSITIONS[action].label, "state": case.get_state_display()})
+    except WorkflowError as exc:
+        messages.error(request, str(exc))
+    return redirect("case_detail", case_id=case_id)
+
+
+@login_required
+@require_POST
+def case_visit(request: HttpRequest, case_id: int) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    _case_or_404(request, case_id)
+    form = VisitForm(request.POST, request.FILES)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
+                           f"{' '.join(errors)}")
+        return redirect("case_detail", case_id=case_id)
+    data = dict(form.cleaned_data)
+    upload = data.pop("photo")
+    try:
+        visit = visit_record(case_id=case_id, actor=request.user, **data)
+        if upload is not None:
+            evidence_add(case_id=case_id, actor=request.user, stream=upload,
+                         original_name=upload.name or "upload", visit_id=visit.pk)
+        messages.success(request, _("Visit recorded."))
+    except (WorkflowError, UploadRejected) as exc:
+        messages.error(request, str(exc))
+    return redirect("case_detail", case_id=case_id)
+
+
+@login_required
+@require_POST
+def case_evidence(request: HttpRequest, case_id: int) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    _case_or_404(request, case_id)
+    form = EvidenceForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, _("Choose a file to upload."))
+        return redirect("case_detail", case_id=case_id)
+    upload = form.cleaned_data["file"]
+    try:
+        evidence_add(case_id=case_id, actor=request.user, stream=upload,
+                     original_name=upload.name or "upload", caption=form.cleaned_data["caption"])
+        messages.success(request, _("Evidence added."))
+    except (WorkflowError, UploadRejected) as exc:
+        messages.error(request, str(exc))
+    return redirect("case_detail", case_id=case_id)
+
+
+@login_required
+def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse:
+    if profile_of(request.user) is None:
+        return HttpResponseForbidden()
+    ev = Evidence.objects.filter(pk=evidence_id, case__in=visible_cases(request.user)).first()
+    if ev is None:
+        raise Http404
+    path = Path(settings.MEDIA_ROOT) / ev.storage_path
+    if not path.is_file():
+        raise Http404(_("The stored file is missing."))
+    resp = FileResponse(path.open("rb"), content_type=ev.content_type)
+    inline = ev.content_type.startswith("image/") or ev.content_type == "application/pdf"
+    resp["Content-Disposition"] = (
+        f"{'inline' if inline else 'attachment'}; filename=\"evidence-{ev.pk}"
+        f"{path.suffix}\""
+    )
+    return resp

@@ -1,0 +1,48 @@
+"""The `qingling` command: the one entry point for operators.
+
+Each subcommand is a Django management command; hyphenated names on the command line
+(`import-list`) map to the command modules (`import_list`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+COMMANDS = {
+    "init": "Create or migrate the database and load the reference data (idempotent).",
+    "import-list": "Import a province list file (CSV or XLSX) for a week.",
+    "demo": "Set up a demo week (and with --serve, serve the UI).",
+    "serve": "Serve the web UI.",
+    "manage": "Any Django management command (advanced).",
+}
+
+
+def usage() -> str:
+    lines = ["usage: qingling <command> [options]", "", "commands:"]
+    lines += [f"  {name:<12} {text}" for name, text in COMMANDS.items()]
+    lines.append("\nRun `qingling <command> --help` for a command's options.")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qingling.config.settings")
+    from django.core.management import execute_from_command_line
+
+    name = args.pop(0)
+    if name == "manage":
+        if not args:
+            args = ["help"]
+        name = args.pop(0)
+    elif name not in COMMANDS:
+        print(f"qingling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    try:
+        execute_from_command_line(["qingling", name.replace("-", "_"), *args])
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    return 0

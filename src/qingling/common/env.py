@@ -1,0 +1,61 @@
+"""Strict parsers for settings from the environment: a bad value raises at start-up,
+naming the variable, instead of silently falling back to a default."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import time
+from pathlib import Path
+
+
+class SettingError(ValueError):
+    pass
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name}={raw!r}: expected true/false, yes/no, on/off or 1/0")
+
+
+def env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingError(f"{name}={raw!r}: expected a whole number") from None
+
+
+def env_weekday(name: str, default: int) -> int:
+    value = env_int(name, default)
+    if not 1 <= value <= 7:
+        raise SettingError(f"{name}={value}: expected an ISO weekday, 1 (Monday) to 7 (Sunday)")
+    return value
+
+
+def env_time(name: str, default: time) -> time:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", raw.strip())
+    if not m:
+        raise SettingError(f"{name}={raw!r}: expected a time of day as HH:MM")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    return Path(raw).expanduser().resolve() if raw else default

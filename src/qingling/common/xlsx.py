@@ -1,0 +1,43 @@
+"""XLSX export that is safe to open: cells starting with = + - @ are written as text."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        # A leading apostrophe is how a spreadsheet user types literal text; Excel and
+        # LibreOffice never evaluate it.
+        return "'" + value
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        from qingling.common.weeks import SHANGHAI
+
+        return value.astimezone(SHANGHAI).replace(tzinfo=None)
+    return value
+
+
+def build_xlsx(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title=title[:31])
+    bold = Font(bold=True)
+    header_cells = []
+    for h in headers:
+        c = WriteOnlyCell(ws, value=h)
+        c.font = bold
+        header_cells.append(c)
+    ws.append(header_cells)
+    for row in rows:
+        ws.append([safe_cell(v) for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,161 @@
+"""The one settings module. Everything a deployer may change comes from the environment,
+parsed strictly: a malformed value stops start-up with a message naming the variable."""
+
+from __future__ import annotations
+
+import os
+from datetime import time
+from pathlib import Path
+from typing import Any
+
+import dj_database_url
+import django_stubs_ext
+
+from qingling.common.env import env_bool, env_int, env_path, env_str, env_time, env_weekday
+
+# Lets admin classes be written ModelAdmin[Model] for the type checker.
+django_stubs_ext.monkeypatch()
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+QINGLING_HOME: Path = env_path("QINGLING_HOME", Path.cwd() / "var")
+QINGLING_CITY_CODE: str = env_str("QINGLING_CITY_CODE", "330400")
+# The weekly cut-off for the key list (周清周结): ISO weekday 1..7 and a local time in
+# Asia/Shanghai. Default Friday 18:00, as in "每周五实现上一批重点名单清零".
+QINGLING_CUTOFF_WEEKDAY: int = env_weekday("QINGLING_CUTOFF_WEEKDAY", 5)
+QINGLING_CUTOFF_TIME: time = env_time("QINGLING_CUTOFF_TIME", time(18, 0))
+QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
+QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1024)
+
+DEBUG = env_bool("QINGLING_DEBUG", False)
+_secret = os.environ.get("QINGLING_SECRET_KEY")
+if not _secret:
+    # A per-installation key kept under QINGLING_HOME, so a fresh machine works with no
+    # set-up and no secret is ever committed.
+    _key_file = QINGLING_HOME / "secret_key"
+    if _key_file.exists():
+        _secret = _key_file.read_text().strip()
+    else:
+        import secrets
+
+        QINGLING_HOME.mkdir(parents=True, exist_ok=True)
+        _secret = secrets.token_urlsafe(50)
+        _tmp = _key_file.with_suffix(".tmp")
+        _tmp.write_text(_secret)
+        _tmp.chmod(0o600)
+        _tmp.replace(_key_file)
+SECRET_KEY = _secret
+ALLOWED_HOSTS = env_str("QINGLING_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "qingling.common",
+    "qingling.audit",
+    "qingling.geo",
+    "qingling.org",
+    "qingling.cases",
+    "qingling.intake",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "qingling.config.urls"
+WSGI_APPLICATION = "qingling.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "qingling.org.context.role",
+            ],
+        },
+    },
+]
+
+_default_db = f"sqlite:///{QINGLING_HOME / 'qingling.sqlite3'}"
+DATABASES: dict[str, Any] = {
+    "default": dj_database_url.parse(env_str("DATABASE_URL", _default_db), conn_max_age=60)
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # WAL lets the web server read while an import writes; a busy timeout instead of
+    # "database is locked" under a concurrent write.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = env_str("QINGLING_LANGUAGE", "zh-hans")
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Asia/Shanghai"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = QINGLING_HOME / "static"
+MEDIA_ROOT = QINGLING_HOME / "files"
+
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_PERMISSIONS = 0o640
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = env_bool("QINGLING_SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+EMAIL_BACKEND = env_str("QINGLING_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("QINGLING_LOG_LEVEL", "WARNING")},
+}
+
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+# Static files are served by the app itself (no CDN, no separate web server needed);
+# in development and tests straight from the app folders.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from qingling.cases.models import ListType
+from qingling.common.weeks import IsoWeek
+from qingling.intake.readers import ListFileError
+from qingling.intake.services import ListRejected, import_list
+
+
+class Command(BaseCommand):
+    help = "Import a province list (CSV or XLSX) and report its diff against the previous one."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", type=Path)
+        parser.add_argument("--list-type", required=True, choices=ListType.values)
+        parser.add_argument("--week", required=True, help="ISO week, e.g. 2026-W48")
+        parser.add_argument("--issuer", default="", help="who sent the list")
+        parser.add_argument(
+            "--accept-valid",
+            action="store_true",
+            help="import the valid rows and keep the rejected ones with their reasons",
+        )
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        path: Path = opts["file"]
+        try:
+            week = IsoWeek.parse(opts["week"])
+        except ValueError as exc:
+            raise CommandError(f"--week: {exc}") from None
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise CommandError(f"{path}: {exc.strerror}") from None
+
+        def progress(stage: str) -> None:
+            if not opts["json"]:
+                sys.stderr.write(f"  … {stage}\n")
+
+        try:
+            summary = import_list(
+                data=data,
+                file_name=path.name,
+                list_type=opts["list_type"],
+                week=week,
+                issuer=opts["issuer"],
+                accept_valid=opts["accept_valid"],
+                progress=progress,
+            )
+        except ListRejected as exc:
+            if opts["json"]:
+                self.stdout.write(json.dumps({
+                    "error": str(exc),
+                    "rejected_rows": [e.as_dict() for e in exc.errors],
+                }, ensure_ascii=False))
+            raise CommandError(exc.report()) from None
+        except ListFileError as exc:
+            raise CommandError(str(exc)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
+            return
+        if summary.duplicate_of is not None:
+            self.stdout.write(
+                f"{path.name}: already imported as batch {summary.duplicate_of}; nothing changed."
+            )
+            return
+        self.stdout.write(
+            f"{path.name}: batch {summary.batch_id}, {summary.rows} rows "
+            f"({summary.accepted} accepted, {summary.rejected} rejected)\n"
+            f"  vs previous {opts['list_type']} list: new {summary.new}, "
+            f"still present {summary.present}, reappeared {summary.reappeared}, "
+            f"absent {summary.absent}\n"
+            f"  cases created {summary.cases_created}, reopened as rebound "
+            f"{summary.cases_reopened}, awaiting dispatch {summary.pending_dispatch}"
+        )
+        for row in summary.rejected_rows[:50]:
+            self.stdout.write(f"  rejected: row {row['row']}, {row['column']}: {row['reason']}")

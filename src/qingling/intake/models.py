@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from qingling.cases.models import ListType
+
+
+class ListBatch(models.Model):
+    """One imported list file: the province's weekly key, stock, full or new list."""
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", _("Imported")
+        PARTIAL = "partial", _("Imported with rejected rows")
+
+    list_type = models.CharField(_("list type"), max_length=8, choices=ListType.choices)
+    week = models.CharField(_("week"), max_length=8, db_index=True)
+    issuer = models.CharField(_("issuer"), max_length=100, blank=True)
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    size = models.PositiveBigIntegerField()
+    file_format = models.CharField(max_length=8)
+    encoding = models.CharField(max_length=20, blank=True)
+    header_row = models.PositiveIntegerField(default=1)
+    columns = models.JSONField(default=dict)  # source header → canonical field
+    status = models.CharField(max_length=10, choices=Status.choices)
+    row_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    diff = models.JSONField(default=dict)  # counts: new, present, reappeared, absent
+    previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    imported_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+        indexes = [models.Index(fields=["list_type", "week"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_list_type_display()} {self.week} ({self.file_name})"
+
+
+class ListRow(models.Model):
+    """One row of a list file, exactly as read, with its source row number."""
+
+    batch = models.ForeignKey(ListBatch, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField(_("row"))
+    accepted = models.BooleanField(default=True)
+    reasons = models.JSONField(default=list, blank=True)  # [{"column":…, "reason":…}]
+    ip_text = models.CharField(_("IP address"), max_length=100, blank=True)
+    fields = models.JSONField(default=dict)  # canonical field → cell text
+    extra = models.JSONField(default=dict, blank=True)  # unknown columns, kept
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+        indexes = [models.Index(fields=["batch", "accepted"])]
+
+
+class Appearance(models.Model):
+    """An IP named by a list row, and the case it went to."""
+
+    class Change(models.TextChoices):
+        NEW = "new", _("New")
+        PRESENT = "present", _("Still present")
+        REAPPEARED = "reappeared", _("Reappeared after clearance")
+
+    batch = models.ForeignKey(ListBatch, on_delete=models.CASCADE, related_name="appearances")
+    row = models.OneToOneField(ListRow, on_delete=models.CASCADE, related_name="appearance")
+    ip = models.ForeignKey("cases.IPAddress", on_delete=models.PROTECT, related_name="appearances")
+    case = models.ForeignKey("cases.Case", on_delete=models.PROTECT, related_name="appearances")
+    change = models.CharField(max_length=12, choices=Change.choices)
+    observed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["ip", "batch"])]

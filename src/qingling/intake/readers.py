@@ -1,0 +1,194 @@
+"""Read a list file (CSV in UTF-8/UTF-8-BOM/GBK/GB18030, or XLSX) into header + rows.
+
+Province lists come from many hands: a title row above the header, merged title cells,
+Chinese or English header names, Excel dates. This module only turns bytes into cells
+with their source row numbers; validation is in ``validate``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+# Canonical field → header names seen in real lists. Matching ignores case, spaces and
+# anything in brackets, so "IP地址（公网）" and "ip address" both find "ip".
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "ip": (
+        "ip", "ip地址", "ipaddress", "ipaddr", "公网ip", "互联网ip", "源ip", "用户ip",
+        "疑似挖矿ip", "挖矿ip", "ip段", "ip地址段", "srcip", "地址ip",
+    ),
+    "port": ("端口", "端口号", "port", "源端口", "srcport"),
+    "observed_at": (
+        "发现时间", "观测时间", "时间", "监测时间", "活跃时间", "最后活跃时间", "首次发现时间",
+        "日期", "observedat", "observed", "time", "timestamp", "firstseen", "lastseen", "date",
+    ),
+    "carrier": ("运营商", "所属运营商", "carrier", "isp", "operator"),
+    "unit_name": (
+        "单位名称", "用户名称", "使用单位", "客户名称", "主体名称", "企业名称", "单位", "用户",
+        "名称", "客户", "unit", "unitname", "subject", "name", "customer", "organization",
+    ),
+    "uscc": ("统一社会信用代码", "社会信用代码", "信用代码", "uscc", "creditcode"),
+    "address": (
+        "地址", "装机地址", "安装地址", "详细地址", "用户地址", "机房地址", "单位地址", "address",
+    ),
+    "county": (
+        "所属区县", "区县", "县市区", "县(市、区)", "县（市、区）", "县市", "所属地区", "属地",
+        "地区", "county", "district",
+    ),
+    "township": ("乡镇", "乡镇街道", "街道", "所属乡镇", "township", "town"),
+    "coin": ("币种", "挖矿币种", "币种类型", "coin", "currency"),
+    "pool": ("矿池", "矿池地址", "矿池域名", "矿池ip", "pool"),
+    "type": ("类型", "类别", "单位类型", "主体类型", "用户类型", "性质", "type", "category"),
+    "phone": ("联系电话", "电话", "手机", "手机号", "phone", "mobile"),
+    "id_number": ("身份证号", "身份证号码", "证件号码", "证件号", "idnumber"),
+    "machines": ("矿机数量", "矿机数", "机器数量", "machines"),
+}
+
+_BRACKETS = re.compile(r"[（(\[【].*?[）)\]】]")
+
+
+def norm_header(text: str) -> str:
+    t = _BRACKETS.sub("", text).strip().lower()
+    return re.sub(r"[\s_\-:：*]", "", t)
+
+
+_ALIAS_INDEX = {norm_header(a): f for f, names in HEADER_ALIASES.items() for a in names}
+# "县(市、区)" loses its brackets in norm_header; keep the literal too.
+_ALIAS_INDEX.update({"县市区": "county"})
+
+
+def canonical_field(header: str) -> str | None:
+    return _ALIAS_INDEX.get(norm_header(header))
+
+
+class ListFileError(ValueError):
+    """The file cannot be read as a list at all (not a row problem)."""
+
+
+@dataclass
+class Table:
+    file_format: str
+    encoding: str
+    header_row: int
+    headers: list[str]
+    rows: list[tuple[int, list[str]]] = field(default_factory=list)
+
+
+def cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M:%S")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def sniff_format(data: bytes) -> str:
+    if data[:4] == b"PK\x03\x04":
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                if any(n.startswith("xl/") for n in z.namelist()):
+                    return "xlsx"
+        except zipfile.BadZipFile:
+            pass
+        raise ListFileError("a ZIP file that is not an XLSX workbook")
+    if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ListFileError("an old .xls workbook: save it as .xlsx or CSV and import again")
+    if b"\x00" in data[:4096]:
+        raise ListFileError("a binary file, neither CSV nor XLSX")
+    return "csv"
+
+
+def decode_text(data: bytes) -> tuple[str, str]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gbk"), "gbk"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("gb18030"), "gb18030"
+    except UnicodeDecodeError as exc:
+        raise ListFileError(
+            f"text is neither UTF-8 nor GBK/GB18030 (bad byte at offset {exc.start})"
+        ) from None
+
+
+def _iter_csv(text: str) -> Iterator[tuple[int, list[str]]]:
+    sample = text[:8192]
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ",\t;|")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    start = 1
+    for cells in reader:
+        yield start, [c.strip() for c in cells]
+        start = reader.line_num + 1
+
+
+def _iter_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    import openpyxl
+
+    try:
+        wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged workbook
+        raise ListFileError(f"the workbook cannot be opened: {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            yield number, [cell_text(v) for v in values]
+    finally:
+        wb.close()
+
+
+def find_header(rows: list[tuple[int, list[str]]], limit: int = 30) -> int:
+    """Index in ``rows`` of the header: the first row with an IP column and one other
+    known column. A title row above it (merged cells, "2026年第48周重点名单") is skipped."""
+    for i, (_, cells) in enumerate(rows[:limit]):
+        fields = [canonical_field(c) for c in cells if c]
+        if "ip" in fields and sum(1 for f in fields if f) >= 2:
+            return i
+    for i, (_, cells) in enumerate(rows[:limit]):
+        if any(canonical_field(c) == "ip" for c in cells if c):
+            return i
+    raise ListFileError(
+        "no header row with an IP column in the first 30 rows "
+        "(expected a column named e.g. IP地址, IP or ip)"
+    )
+
+
+def read_table(data: bytes) -> Table:
+    fmt = sniff_format(data)
+    if fmt == "xlsx":
+        encoding = ""
+        rows = list(_iter_xlsx(data))
+    else:
+        text, encoding = decode_text(data)
+        rows = list(_iter_csv(text))
+    rows = [(n, cells) for n, cells in rows if any(cells)]
+    if not rows:
+        raise ListFileError("the file has no rows")
+    h = find_header(rows)
+    header_number, headers = rows[h]
+    width = len(headers)
+    while width and not headers[width - 1]:
+        width -= 1
+    headers = headers[:width]
+    # Cells beyond the header are kept (validation names them by column number), never cut.
+    body = [(n, cells + [""] * (width - len(cells))) for n, cells in rows[h + 1 :]]
+    return Table(fmt, encoding, header_number, headers, body)

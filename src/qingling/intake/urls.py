@@ -1,0 +1,10 @@
+from django.urls import path
+
+from qingling.intake import views
+
+urlpatterns = [
+    path("", views.batch_list, name="batch_list"),
+    path("import/", views.batch_import, name="batch_import"),
+    path("<int:batch_id>/", views.batch_detail, name="batch_detail"),
+    path("<int:batch_id>/rejected.xlsx", views.batch_rejected_export, name="batch_rejected_export"),
+]

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class SubjectType(models.TextChoices):
+    PARTY_GOV = "party_gov", _("Party or government body")
+    STATE_OWNED = "state_owned", _("State-owned enterprise or institution")
+    SCHOOL = "school", _("School or university")
+    HOSPITAL = "public_inst", _("Hospital or other public institution")
+    IDC = "idc", _("Data centre / IDC / cloud")
+    CAFE = "cafe", _("Internet café")
+    ENTERPRISE = "enterprise", _("Enterprise or industrial park")
+    RESIDENTIAL = "residential", _("Individual / home broadband")
+    UNKNOWN = "unknown", _("Unknown")
+
+
+class Department(models.Model):
+    """A responsible department from the work plan's section 四."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    name = models.CharField(_("name"), max_length=80)
+    remit = models.TextField(_("remit"), blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingRule(models.Model):
+    """Subject type → the lead department and the co-responsible ones. Editable by an admin."""
+
+    subject_type = models.CharField(
+        _("subject type"), max_length=20, choices=SubjectType.choices, unique=True
+    )
+    lead = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="leads", verbose_name=_("lead")
+    )
+    co_departments = models.ManyToManyField(
+        Department, blank=True, related_name="co_routes", verbose_name=_("co-responsible")
+    )
+    note = models.CharField(_("note"), max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["subject_type"]
+
+    def __str__(self) -> str:
+        return f"{self.get_subject_type_display()} → {self.lead}"
+
+
+class Role(models.TextChoices):
+    CITY = "city", _("City coordinator")
+    COUNTY = "county", _("County officer")
+    DEPARTMENT = "department", _("Department officer")
+    VERIFIER = "verifier", _("On-site verifier")
+    LEADER = "leader", _("Leader (read-only)")
+
+
+class Profile(models.Model):
+    """What a user may see and do. No profile means no access at all."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    role = models.CharField(_("role"), max_length=12, choices=Role.choices)
+    county = models.ForeignKey(
+        "geo.Division",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        limit_choices_to={"level": "county"},
+        verbose_name=_("county"),
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("department")
+    )
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        if self.role in (Role.COUNTY, Role.VERIFIER) and self.county_id is None:
+            raise ValidationError({"county": _("County officers and verifiers need a county.")})
+        if self.role == Role.DEPARTMENT and self.department_id is None:
+            raise ValidationError({"department": _("Department officers need a department.")})
