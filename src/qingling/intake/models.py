@@ -19,7 +19,7 @@ class ListBatch(models.Model):
     week = models.CharField(_("week"), max_length=8, db_index=True)
     issuer = models.CharField(_("issuer"), max_length=100, blank=True)
     file_name = models.CharField(_("file name"), max_length=255)
-    sha256 = models.CharField(max_length=64, unique=True)
+    sha256 = models.CharField(max_length=64, db_index=True)
     size = models.PositiveBigIntegerField()
     file_format = models.CharField(max_length=8)
     encoding = models.CharField(max_length=20, blank=True)
@@ -38,6 +38,11 @@ class ListBatch(models.Model):
     class Meta:
         ordering = ["-imported_at", "-id"]
         indexes = [models.Index(fields=["list_type", "week"])]
+        # The same file is the same list only for the same list type and week: an unchanged
+        # stock list sent again next week is a new batch (everything "still present").
+        constraints = [
+            models.UniqueConstraint(fields=["sha256", "list_type", "week"], name="batch_once")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_list_type_display()} {self.week} ({self.file_name})"

@@ -148,7 +148,7 @@ def import_list(
     say = progress or (lambda _msg: None)
     summary = ImportSummary(file=file_name, list_type=list_type, week=str(week))
     sha = hashlib.sha256(data).hexdigest()
-    dup = ListBatch.objects.filter(sha256=sha).first()
+    dup = ListBatch.objects.filter(sha256=sha, list_type=list_type, week=str(week)).first()
     if dup is not None:
         summary.duplicate_of = dup.pk
         summary.rows = dup.row_count
@@ -179,7 +179,7 @@ def import_list(
             )
     except IntegrityError:
         # Another import of the same file won the race on the unique sha256.
-        dup = ListBatch.objects.filter(sha256=sha).first()
+        dup = ListBatch.objects.filter(sha256=sha, list_type=list_type, week=str(week)).first()
         if dup is None:
             raise
         return ImportSummary(
