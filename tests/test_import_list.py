@@ -23,8 +23,9 @@ USCC = "91330402MA2B3C4D5E"  # replaced below by a valid one
 
 
 def valid_uscc() -> str:
-    from qingling.demo import make_uscc
     import random
+
+    from qingling.demo import make_uscc
 
     return make_uscc(random.Random(1), "330402")
 
@@ -96,7 +97,7 @@ def test_it_reads_an_xlsx_with_a_title_row_and_merged_cells(ref: None) -> None:
     ws.append(["2026年第47周 虚拟货币挖矿重点名单"])
     ws.merge_cells("A1:I1")
     ws.append(["(省整治办下发)"])
-    ws.append(HEADER + ["备注"])
+    ws.append([*HEADER, "备注"])
     ws.append(["122.224.3.4", 4444, datetime(2026, 11, 20, 8, 30), "电信", "桐乡市凤鸣街道办事处",
                "", "桐乡市凤鸣街道", "桐乡", "", "复查"])
     buf = io.BytesIO()
@@ -163,7 +164,7 @@ def test_a_bad_credit_code_is_named(ref: None) -> None:
 def test_a_file_without_an_ip_column_is_refused_clearly(ref: None) -> None:
     with pytest.raises(ListFileError, match="no header row with an IP column"):
         run(csv_bytes([["a", "b"]], header=["名称", "地址"]))
-    with pytest.raises(ListFileError, match="old .xls workbook"):
+    with pytest.raises(ListFileError, match=r"old \.xls workbook"):
         run(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, file_name="old.xls")
 
 

@@ -14,7 +14,7 @@ def audit_record(
     *,
     actor: AbstractBaseUser | AnonymousUser | None,
     action: str,
-    obj: models.Model,
+    obj: Any,
     case: Any = None,
     from_state: str = "",
     to_state: str = "",
@@ -22,7 +22,7 @@ def audit_record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEntry:
-    user = actor if actor is not None and actor.is_authenticated else None
+    user: Any = actor if actor is not None and actor.is_authenticated else None
     return AuditEntry.objects.create(
         at=at or timezone.now(),
         actor=user,

@@ -203,6 +203,9 @@ class SiteVisit(models.Model):
     class Meta:
         ordering = ["visited_at", "id"]
 
+    def __str__(self) -> str:
+        return f"{self.case} visit {self.visited_at:%Y-%m-%d}"
+
 
 class Evidence(models.Model):
     """A photo or document. Stored under QINGLING_HOME by its sha256, served only in scope."""

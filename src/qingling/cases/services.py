@@ -84,7 +84,11 @@ def case_transition(
                 )
         updates: dict[str, Any] = {"state": t.target, "updated_at": now}
         if t.needs_county:
-            county = Division.objects.filter(pk=county_id, level=Division.Level.COUNTY).first()
+            county = (
+                Division.objects.filter(pk=county_id, level=Division.Level.COUNTY).first()
+                if county_id is not None
+                else None
+            )
             if county is None and case.county_id is None:
                 raise WorkflowError(_("Choose the county to dispatch to."))
             if county is not None:

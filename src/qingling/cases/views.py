@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -113,7 +115,7 @@ def case_export(request: HttpRequest) -> HttpResponse:
         _("Latest week"), _("Cleared"),
     ]
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[list[Any]]:
         for c in qs.iterator(chunk_size=2000):
             p = personal(c, profile)
             yield [
@@ -221,7 +223,7 @@ def case_visit(request: HttpRequest, case_id: int) -> HttpResponse:
     if not form.is_valid():
         for field, errors in form.errors.items():
             messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
-                           f"{' '.join(errors)}")
+                           f"{' '.join(str(e) for e in errors)}")
         return redirect("case_detail", case_id=case_id)
     data = dict(form.cleaned_data)
     upload = data.pop("photo")
@@ -257,7 +259,7 @@ def case_evidence(request: HttpRequest, case_id: int) -> HttpResponse:
 
 
 @login_required
-def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse:
+def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse | FileResponse:
     if profile_of(request.user) is None:
         return HttpResponseForbidden()
     ev = Evidence.objects.filter(pk=evidence_id, case__in=visible_cases(request.user)).first()

@@ -63,6 +63,9 @@ class ListRow(models.Model):
         ordering = ["batch", "row_number"]
         indexes = [models.Index(fields=["batch", "accepted"])]
 
+    def __str__(self) -> str:
+        return f"batch {self.batch_id} row {self.row_number}"
+
 
 class Appearance(models.Model):
     """An IP named by a list row, and the case it went to."""
@@ -81,3 +84,6 @@ class Appearance(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["ip", "batch"])]
+
+    def __str__(self) -> str:
+        return f"{self.ip_id} in batch {self.batch_id}"

@@ -264,22 +264,22 @@ def _write(
         groups.setdefault(subject_key(r, cls), []).append((r, o, cls))
 
     by_key: dict[str, Case] = {}
-    for chunk in _chunks(groups):
-        for c in Case.objects.filter(subject_key__in=chunk).order_by("id"):
+    for keys in _chunks(groups):
+        for c in Case.objects.filter(subject_key__in=keys).order_by("id"):
             by_key[c.subject_key] = c
     through = Case.ips.through
     ip_case: dict[int, int] = {}
-    for chunk in _chunks([ips[r.ip.value].pk for r, _ in good if r.ip]):
+    for ip_ids in _chunks([ips[r.ip.value].pk for r, _ in good if r.ip]):
         for ip_id, case_id in (
-            through.objects.filter(ipaddress_id__in=chunk)
+            through.objects.filter(ipaddress_id__in=ip_ids)
             .order_by("case_id")
             .values_list("ipaddress_id", "case_id")
         ):
             ip_case[ip_id] = case_id
     missing_ids = {cid for cid in ip_case.values()} - {c.pk for c in by_key.values()}
     by_id: dict[int, Case] = {c.pk: c for c in by_key.values()}
-    for chunk in _chunks(missing_ids):
-        by_id.update({c.pk: c for c in Case.objects.filter(pk__in=chunk)})
+    for case_ids in _chunks(missing_ids):
+        by_id.update({c.pk: c for c in Case.objects.filter(pk__in=case_ids)})
 
     due = week.cutoff(settings.QINGLING_CUTOFF_WEEKDAY, settings.QINGLING_CUTOFF_TIME)
     flag = {

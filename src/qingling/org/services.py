@@ -63,4 +63,4 @@ def user_provision(
     profile.department = department
     profile.full_clean()
     profile.save()
-    return user  # type: ignore[return-value]
+    return user

@@ -46,7 +46,7 @@ class Command(BaseCommand):
             n = demo_walk(this, now, share=0.7, clear_every=5)
             self.stdout.write(f"  walked {n} of this week's key-list cases part-way")
             marker.write_text(now.isoformat())
-        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for username, _role, _county, _dept, name in DEMO_USERS:
             self.stdout.write(f"  {username:<16} {name}")
         if opts["serve"]:
