@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import models
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry

@@ -19,7 +19,7 @@ class TransitionForm(forms.Form):
 class VisitForm(forms.Form):
     visited_at = forms.DateTimeField(
         label=_("Visited at"), initial=timezone.now,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
     found_mining = forms.TypedChoiceField(
