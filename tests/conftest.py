@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import translation
 
 from qingling.cases.reference import rules_load
 from qingling.common.weeks import IsoWeek
@@ -31,10 +32,14 @@ HEADER = ["IP地址", "端口", "发现时间", "运营商", "单位名称", "�
 
 
 @pytest.fixture(autouse=True)
-def _isolated_files(settings: Any, tmp_path: Path) -> None:
+def _isolated_files(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.MEDIA_ROOT = tmp_path / "files"
     # Tests log in many personas; a slow password hash only costs time here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Services speak the user's language; tests match the English messages. A request
+    # through the test client still gets Chinese by default (LocaleMiddleware).
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -31,18 +31,27 @@ def main(argv: list[str] | None = None) -> int:
         print(usage())
         return 0
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qingling.config.settings")
-    from django.core.management import execute_from_command_line
+    import django
+    from django.core.management import CommandError, call_command, execute_from_command_line
 
     name = args.pop(0)
     if name == "manage":
-        if not args:
-            args = ["help"]
-        name = args.pop(0)
-    elif name not in COMMANDS:
+        try:
+            execute_from_command_line(["qingling", *(args or ["help"])])
+        except SystemExit as exc:
+            return exc.code if isinstance(exc.code, int) else 1
+        return 0
+    if name not in COMMANDS:
         print(f"qingling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
+    django.setup()
+    # call_command rather than run_from_argv: the latter closes every database connection
+    # when it returns, which a caller in the same process (a test, a batch job) still needs.
     try:
-        execute_from_command_line(["qingling", name.replace("-", "_"), *args])
+        call_command(name.replace("-", "_"), *args)
+    except CommandError as exc:
+        print(f"qingling {name}: {exc}", file=sys.stderr)
+        return exc.returncode or 1
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        return exc.code if isinstance(exc.code, int) else 1
     return 0

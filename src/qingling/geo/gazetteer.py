@@ -6,6 +6,7 @@ Used for the county column of list files and for addresses. Longest match wins, 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from qingling.geo.models import Division, ResponsibilityArea
@@ -25,6 +26,8 @@ class Gazetteer:
         self.counties: dict[int, Division] = {}
         self._names: list[tuple[str, Place]] = []
         self._exact: dict[str, Place] = {}
+        self._places: dict[str, Place] = {}
+        self._pattern: re.Pattern[str] | None = None
 
     @classmethod
     def load(cls, city_code: str) -> Gazetteer:
@@ -54,6 +57,11 @@ class Gazetteer:
             for n in {z.name, *z.aliases}:
                 g._add(n, p)
         g._names.sort(key=lambda item: -len(item[0]))
+        g._places = {}
+        for name, place in g._names:
+            g._places.setdefault(name, place)
+        # One alternation, longest names first, so an address is scanned once.
+        g._pattern = re.compile("|".join(re.escape(n) for n, _ in g._names)) if g._names else None
         return g
 
     def _add(self, name: str, place: Place, exact_only: bool = False) -> None:
@@ -81,12 +89,14 @@ class Gazetteer:
 
     def match_address(self, text: str) -> Place | None:
         """The most specific place named in an address, or None."""
+        if self._pattern is None:
+            return None
         t = text.replace(" ", "")
         best: Place | None = None
-        for name, place in self._names:
-            if name in t:
-                if place.township_id or place.zone_id:
-                    return place
-                if best is None:
-                    best = place
+        for m in self._pattern.finditer(t):
+            place = self._places[m.group(0)]
+            if place.township_id or place.zone_id:
+                return place
+            if best is None:
+                best = place
         return best

@@ -15,11 +15,12 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
 from qingling.cases.classify import Classification, Classifier
-from qingling.cases.models import Case, IPAddress, ListType, State
+from qingling.cases.models import OPEN_STATES, Case, IPAddress, ListType, State
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
 from qingling.intake.models import Appearance, ListBatch, ListRow
@@ -365,44 +366,38 @@ def _write(
     say("updating existing cases")
     new_ids = {c.pk for c, _, _ in new_cases}
     existing = {c.pk: c for c in assignment.values() if c.pk not in new_ids}
-    reopened: set[int] = set()
-    to_update: list[Case] = []
+    # Set-based updates: the same values for many rows, one statement per chunk, instead of
+    # a row-by-row bulk_update (20x slower on a 100,000-row weekly list).
+    reopened: set[int] = {pk for pk, c in existing.items() if c.state == State.CLEARED}
     for c in existing.values():
-        changed = False
-        if c.state == State.CLEARED:
+        if c.pk in reopened:
             # 反弹: back on a list after clearance. Appearing on a list reopens; dropping
             # off one never closes anything.
+            target = State.DISPATCHED if c.county_id else State.PENDING
             audits.append(
                 AuditEntry(
                     at=now, actor=user, action="rebound", object_type="cases.case",
-                    object_id=str(c.pk), case=c, from_state=c.state,
-                    to_state=State.DISPATCHED if c.county_id else State.PENDING,
+                    object_id=str(c.pk), case=c, from_state=c.state, to_state=target,
                     comment=f"{batch.get_list_type_display()} {week}", data={"batch": batch.pk},
                 )
             )
-            c.state = State.DISPATCHED if c.county_id else State.PENDING
-            c.rebound_count += 1
-            c.cleared_at = None
-            c.due_at = due if list_type == ListType.KEY else None
-            reopened.add(c.pk)
-            changed = True
-        if not getattr(c, flag):
-            setattr(c, flag, True)
-            changed = True
-        if list_type == ListType.KEY and c.due_at is None and c.is_open():
-            c.due_at = due
-            changed = True
-        if str(week) > c.last_week:
-            c.last_week = str(week)
-            changed = True
-        if changed:
-            c.updated_at = now
-            to_update.append(c)
-    Case.objects.bulk_update(
-        to_update,
-        ["state", "rebound_count", "cleared_at", "due_at", flag, "last_week", "updated_at"],
-        batch_size=500,
-    )
+    new_due = due if list_type == ListType.KEY else None
+    for ids in _chunks(reopened):
+        for has_county, target in ((False, State.PENDING), (True, State.DISPATCHED)):
+            Case.objects.filter(pk__in=ids, state=State.CLEARED,
+                                county__isnull=not has_county).update(
+                state=target, rebound_count=F("rebound_count") + 1, cleared_at=None,
+                due_at=new_due, updated_at=now,
+            )
+    for ids in _chunks(existing):
+        if list_type == ListType.KEY:
+            Case.objects.filter(pk__in=ids, due_at__isnull=True, state__in=OPEN_STATES).update(
+                due_at=due, updated_at=now
+            )
+        Case.objects.filter(pk__in=ids, **{flag: False}).update(**{flag: True}, updated_at=now)
+        Case.objects.filter(pk__in=ids, last_week__lt=str(week)).update(
+            last_week=str(week), updated_at=now
+        )
     summary.cases_reopened = len(reopened)
 
     # New links between existing cases and IPs they did not have yet.
