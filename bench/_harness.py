@@ -68,3 +68,13 @@ def peak_rss_mb() -> float:
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def databases(home: str, pg: str | None) -> list[tuple[str, str]]:
+    """SQLite always; PostgreSQL when a server could be had (and say so when not)."""
+    dbs = [("SQLite", f"sqlite:///{home}/bench.sqlite3")]
+    if pg:
+        dbs.append(("PostgreSQL", pg))
+    else:
+        print("  (PostgreSQL: not measured; set QINGLING_BENCH_POSTGRES_URL or run as root)")
+    return dbs

@@ -19,7 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import fresh_database, run_worker, throwaway_postgres  # noqa: E402
+from _harness import databases, fresh_database, run_worker, throwaway_postgres
 
 QUERIES = [
     "",
@@ -120,11 +120,7 @@ def main() -> None:
         return
     print(f"case list benchmark: {args.cases:,} cases, {args.requests} requests per role")
     with tempfile.TemporaryDirectory() as home, throwaway_postgres() as pg:
-        dbs = [("SQLite", f"sqlite:///{home}/bench.sqlite3")]
-        if pg:
-            dbs.append(("PostgreSQL", pg))
-        else:
-            print("  (PostgreSQL: not measured; set QINGLING_BENCH_POSTGRES_URL or run as root)")
+        dbs = databases(home, pg)
         for name, url in dbs:
             r = run_worker(__file__, url, home, ["--cases", str(args.cases),
                                                   "--requests", str(args.requests)])

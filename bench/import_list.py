@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import fresh_database, peak_rss_mb, run_worker, throwaway_postgres  # noqa: E402
+from _harness import databases, fresh_database, peak_rss_mb, run_worker, throwaway_postgres
 
 
 def worker(rows: int) -> dict[str, object]:
@@ -28,7 +28,7 @@ def worker(rows: int) -> dict[str, object]:
 
     from qingling.cases.reference import rules_load
     from qingling.common.weeks import IsoWeek
-    from qingling.demo import CityGenerator, HEADERS
+    from qingling.demo import HEADERS, CityGenerator
     from qingling.geo.services import divisions_load
     from qingling.intake.services import import_list
     from qingling.org.services import departments_load
@@ -87,13 +87,9 @@ def main() -> None:
         fresh_database(os.environ["DATABASE_URL"])
         print(json.dumps(worker(args.rows)))
         return
-    print(f"import-list benchmark: {args.rows:,} rows, first import then next week's list")
+    print(f"import-list benchmark: {args.rows:,} rows, first import then next week's list", flush=True)
     with tempfile.TemporaryDirectory() as home, throwaway_postgres() as pg:
-        dbs = [("SQLite", f"sqlite:///{home}/bench.sqlite3")]
-        if pg:
-            dbs.append(("PostgreSQL", pg))
-        else:
-            print("  (PostgreSQL: not measured; set QINGLING_BENCH_POSTGRES_URL or run as root)")
+        dbs = databases(home, pg)
         measured = {}
         for name, url in dbs:
             r = run_worker(__file__, url, home, ["--rows", str(args.rows)])
