@@ -89,12 +89,13 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         qs = qs.filter(state__in=OPEN_STATES, due_at__lt=now)
     if f.q:
         q = f.q
+        # EXISTS rather than a join: no DISTINCT over the whole row, no duplicate cases.
         qs = qs.filter(
             Q(ip_summary__startswith=q)
-            | Q(ips__value=q)
+            | Exists(Case.ips.through.objects.filter(case_id=OuterRef("pk"), ipaddress__value=q))
             | Q(subject_name__contains=q)
             | Q(uscc=q.upper())
-        ).distinct()
+        )
     return qs.select_related("county", "lead_department").order_by(SORTS[f.sort], "-id")
 
 
