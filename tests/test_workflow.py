@@ -33,12 +33,16 @@ def walk_to_rectifying(case: Case, p: Personas) -> None:
     case_transition(case_id=case.pk, action="start_rectification", actor=a)
 
 
+def walk_to_clearance_requested(case: Case, p: Personas) -> None:
+    walk_to_rectifying(case, p)
+    evidence_add(case_id=case.pk, actor=p.county_a, stream=io.BytesIO(png_bytes()),
+                 original_name="site.png")
+    case_transition(case_id=case.pk, action="request_clearance", actor=p.county_a)
+
+
 def test_the_whole_loop_leaves_an_audit_entry_for_every_move(people: Personas,
                                                               case_a: Case) -> None:
-    walk_to_rectifying(case_a, people)
-    evidence_add(case_id=case_a.pk, actor=people.county_a, stream=io.BytesIO(png_bytes()),
-                 original_name="site.png")
-    case_transition(case_id=case_a.pk, action="request_clearance", actor=people.county_a)
+    walk_to_clearance_requested(case_a, people)
     case_transition(case_id=case_a.pk, action="send_back", actor=people.city,
                     comment="照片不清晰")
     case_transition(case_id=case_a.pk, action="request_clearance", actor=people.county_a)
@@ -121,10 +125,7 @@ def test_overdue_is_computed_from_the_cutoff(people: Personas, case_a: Case) -> 
 
 def test_a_key_case_cleared_before_the_cutoff_is_on_time(people: Personas,
                                                          case_a: Case) -> None:
-    walk_to_rectifying(case_a, people)
-    evidence_add(case_id=case_a.pk, actor=people.county_a, stream=io.BytesIO(png_bytes()),
-                 original_name="site.png")
-    case_transition(case_id=case_a.pk, action="request_clearance", actor=people.county_a)
+    walk_to_clearance_requested(case_a, people)
     assert case_a.due_at is not None
     case = case_transition(case_id=case_a.pk, action="clear", actor=people.city,
                            now=case_a.due_at - timedelta(hours=1))
