@@ -19,7 +19,6 @@ from qingling.intake.services import ListRejected, import_list
 from tests.conftest import HEADER, NEXT_WEEK, WEEK, Personas, csv_bytes, row
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)
-USCC = "91330402MA2B3C4D5E"  # replaced below by a valid one
 
 
 def valid_uscc() -> str:

@@ -46,11 +46,12 @@ def case_scope(profile: Profile | None) -> Q | None:
 def visible_cases(user: AnyUser) -> QuerySet[Case]:
     from qingling.cases.models import Case
 
-    scope = case_scope(profile_of(user))
-    if scope is None:
+    profile = profile_of(user)
+    scope = case_scope(profile)
+    if scope is None or profile is None:
         return Case.objects.none()
     qs = Case.objects.filter(scope)
-    if profile_of(user) is not None and profile_of(user).role == Role.DEPARTMENT:  # type: ignore[union-attr]
+    if profile.role == Role.DEPARTMENT:
         # The M2M join can repeat a case; keep ids unique without DISTINCT over all columns.
         qs = Case.objects.filter(pk__in=qs.values("pk"))
     return qs
