@@ -45,6 +45,7 @@ def worker(n_cases: int, n_requests: int) -> dict[str, object]:
 
     from qingling.cases.models import Case, Grade, State
     from qingling.cases.reference import rules_load
+    from qingling.common.db import refresh_planner_statistics
     from qingling.geo.models import Division
     from qingling.geo.services import divisions_load
     from qingling.org.models import Department, SubjectType
@@ -77,6 +78,7 @@ def worker(n_cases: int, n_requests: int) -> dict[str, object]:
             Case.objects.bulk_create(batch)
             batch = []
     Case.objects.bulk_create(batch)
+    refresh_planner_statistics("cases_case")  # as every list import does
     load_s = time.perf_counter() - t0
     city = user_provision(username="city", password="x" * 12, role="city")
     county = user_provision(username="county", password="x" * 12, role="county",

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
@@ -20,7 +19,7 @@ from qingling.audit.services import audit_record
 from qingling.cases.forms import EvidenceForm, TransitionForm, VisitForm
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, ListType, State
 from qingling.cases.presenters import personal
-from qingling.cases.selectors import CaseFilters, cases_filtered, dashboard, inbox
+from qingling.cases.selectors import CaseFilters, case_page, cases_filtered, dashboard, inbox
 from qingling.cases.services import (
     WorkflowError,
     allowed_transitions,
@@ -88,7 +87,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     f = CaseFilters.from_params(request.GET)
     qs = cases_filtered(request.user, f, now)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = case_page(qs, request.GET.get("page"))
     params = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
     return render(request, "cases/list.html", {
         "page": page,

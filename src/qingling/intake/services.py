@@ -21,6 +21,7 @@ from django.utils import timezone
 from qingling.audit.models import AuditEntry
 from qingling.cases.classify import Classification, Classifier
 from qingling.cases.models import OPEN_STATES, Case, IPAddress, ListType, State
+from qingling.common.db import refresh_planner_statistics
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
 from qingling.intake.models import Appearance, ListBatch, ListRow
@@ -187,6 +188,9 @@ def import_list(
             file=file_name, list_type=list_type, week=str(week), duplicate_of=dup.pk,
             rows=dup.row_count,
         )
+    refresh_planner_statistics(
+        "cases_case", "cases_ipaddress", "cases_case_ips", "intake_appearance", "intake_listrow"
+    )
     return summary
 
 
