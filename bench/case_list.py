@@ -95,14 +95,14 @@ def worker(n_cases: int, n_requests: int) -> dict[str, object]:
             timings[who].append((time.perf_counter() - t) * 1000)
             assert r.status_code == 200, (q, r.status_code)
     out: dict[str, object] = {"load_s": round(load_s, 1)}
-    for who, ms in timings.items():
-        ms.sort()
-        out[who] = {"p50": round(statistics.median(ms), 1),
-                    "p95": round(ms[int(len(ms) * 0.95) - 1], 1), "max": round(ms[-1], 1)}
     per_query: dict[str, float] = {}
     for i, v in enumerate(timings["city"]):
         q = QUERIES[i % len(QUERIES)] or "(none)"
         per_query[q] = max(per_query.get(q, 0.0), round(v, 1))
+    for who, unsorted in timings.items():
+        ms = sorted(unsorted)
+        out[who] = {"p50": round(statistics.median(ms), 1),
+                    "p95": round(ms[int(len(ms) * 0.95) - 1], 1), "max": round(ms[-1], 1)}
     out["slowest_city_by_query"] = per_query
     return out
 

@@ -10,6 +10,7 @@ is the weekly case. Prints rows/s for each; aim: under 60 s each on 2 cores.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import tempfile
 import time
@@ -65,12 +66,16 @@ def worker(rows: int) -> dict[str, object]:
     first_bytes, second_bytes = data(subjects, last), data(second, this)
     results: dict[str, object] = {}
     for label, payload, week in (("first", first_bytes, last), ("weekly", second_bytes, this)):
+        stages: list[tuple[str, float]] = []
         t0 = time.perf_counter()
-        s = import_list(data=payload, file_name=f"{label}.csv", list_type="stock", week=week)
+        s = import_list(data=payload, file_name=f"{label}.csv", list_type="stock", week=week,
+                        progress=lambda stage, log=stages: log.append((stage, time.perf_counter())))
         dt = time.perf_counter() - t0
+        marks = [*stages, ("end", t0 + dt)]
+        breakdown = {a[0].split(" ")[0]: round(b[1] - a[1], 1) for a, b in itertools.pairwise(marks)}
         results[label] = {"rows": s.rows, "seconds": round(dt, 2), "rows_per_s": round(s.rows / dt),
                           "new": s.new, "present": s.present, "absent": s.absent,
-                          "cases_created": s.cases_created}
+                          "cases_created": s.cases_created, "stages_s": breakdown}
     results["peak_rss_mb"] = round(peak_rss_mb())
     return results
 
@@ -100,6 +105,7 @@ def main() -> None:
                 print(f"  {name:<10} {label:<7} {x['rows']:>7,} rows in {x['seconds']:>6.1f} s "
                       f"= {x['rows_per_s']:>6,} rows/s  (new {x['new']:,}, present {x['present']:,}, "
                       f"absent {x['absent']:,}, cases created {x['cases_created']:,})")
+                print(f"  {'':<10} {'':<7} seconds per stage: {x['stages_s']}")
             print(f"  {name:<10} peak RSS {r['peak_rss_mb']} MB")
         if len(measured) == 2:
             for label in ("first", "weekly"):

@@ -21,7 +21,7 @@ from django.utils import timezone
 from qingling.audit.models import AuditEntry
 from qingling.cases.classify import Classification, Classifier
 from qingling.cases.models import OPEN_STATES, Case, IPAddress, ListType, State
-from qingling.common.db import refresh_planner_statistics
+from qingling.common.db import fast_insert, refresh_planner_statistics
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
 from qingling.intake.models import Appearance, ListBatch, ListRow
@@ -229,20 +229,19 @@ def _write(
     )
     summary.batch_id = batch.pk
     say("storing rows")
-    row_objs = [
-        ListRow(
-            batch=batch,
-            row_number=r.row_number,
-            accepted=r.ok,
-            reasons=[{"column": e.column, "reason": e.reason} for e in r.errors],
-            ip_text=r.ip_text[:100],
-            fields=r.fields,
-            extra=r.extra,
-        )
-        for r in checked
-    ]
-    ListRow.objects.bulk_create(row_objs, batch_size=2000)
-    good = [(r, o) for r, o in zip(checked, row_objs, strict=True) if r.ok]
+    fast_insert(
+        ListRow,
+        ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
+        (
+            (batch.pk, r.row_number, r.ok,
+             [{"column": e.column, "reason": e.reason} for e in r.errors],
+             r.ip_text[:100], r.fields, r.extra)
+            for r in checked
+        ),
+    )
+    row_ids = dict(ListRow.objects.filter(batch=batch).values_list("row_number", "id"))
+    good = [(r, row_ids[r.row_number]) for r in checked if r.ok]
+    actor_id = user.pk if user is not None else None
 
     previous = (
         ListBatch.objects.filter(list_type=list_type, week__lte=str(week))
@@ -263,7 +262,7 @@ def _write(
     say("classifying and matching cases")
     classifier = Classifier.load()
     routing = {r.subject_type: r for r in RoutingRule.objects.prefetch_related("co_departments")}
-    groups: dict[str, list[tuple[CheckedRow, ListRow, Classification]]] = {}
+    groups: dict[str, list[tuple[CheckedRow, int, Classification]]] = {}
     for r, o in good:
         cls = classifier.classify(_context(r, list_type))
         groups.setdefault(subject_key(r, cls), []).append((r, o, cls))
@@ -347,25 +346,20 @@ def _write(
     summary.cases_created = len(new_cases)
     summary.pending_dispatch = sum(1 for c, _, _ in new_cases if c.state == State.PENDING)
     co_through = Case.co_departments.through
-    co_rows = []
-    ip_rows = []
-    audits = []
+    co_rows: list[tuple[int, int]] = []
+    ip_rows: list[tuple[int, int]] = []
+    audits: list[tuple[object, ...]] = []
+    label = f"{batch.get_list_type_display()} {week}"
     for c, cls, member_ips in new_cases:
         route = routing.get(cls.subject_type)
         if route is not None:
-            co_rows += [
-                co_through(case_id=c.pk, department_id=d.pk) for d in route.co_departments.all()
-            ]
-        ip_rows += [through(case_id=c.pk, ipaddress_id=i.pk) for i in member_ips]
+            co_rows += [(c.pk, d.pk) for d in route.co_departments.all()]
+        ip_rows += [(c.pk, i.pk) for i in member_ips]
         audits.append(
-            AuditEntry(
-                at=now, actor=user, action="create", object_type="cases.case",
-                object_id=str(c.pk), case=c, to_state=c.state,
-                comment=f"{batch.get_list_type_display()} {week}",
-                data={"batch": batch.pk, "rules": cls.matched},
-            )
+            (now, actor_id, "create", "cases.case", str(c.pk), c.pk, "", c.state, label,
+             {"batch": batch.pk, "rules": cls.matched})
         )
-    co_through.objects.bulk_create(co_rows, batch_size=2000)
+    fast_insert(co_through, ("case_id", "department_id"), co_rows)
 
     say("updating existing cases")
     new_ids = {c.pk for c, _, _ in new_cases}
@@ -379,11 +373,8 @@ def _write(
             # off one never closes anything.
             target = State.DISPATCHED if c.county_id else State.PENDING
             audits.append(
-                AuditEntry(
-                    at=now, actor=user, action="rebound", object_type="cases.case",
-                    object_id=str(c.pk), case=c, from_state=c.state, to_state=target,
-                    comment=f"{batch.get_list_type_display()} {week}", data={"batch": batch.pk},
-                )
+                (now, actor_id, "rebound", "cases.case", str(c.pk), c.pk, c.state, target, label,
+                 {"batch": batch.pk})
             )
     new_due = due if list_type == ListType.KEY else None
     for ids in _chunks(reopened):
@@ -415,11 +406,11 @@ def _write(
             iid = ips[m[0].ip.value].pk
             if (c.pk, iid) not in have:
                 have.add((c.pk, iid))
-                ip_rows.append(through(case_id=c.pk, ipaddress_id=iid))
-    through.objects.bulk_create(ip_rows, batch_size=2000, ignore_conflicts=True)
+                ip_rows.append((c.pk, iid))
+    fast_insert(through, ("case_id", "ipaddress_id"), ip_rows)
 
     say("recording appearances")
-    appearances = []
+    appearances: list[tuple[object, ...]] = []
     seen_now: set[str] = set()
     counted: set[str] = set()
     for key, members in groups.items():
@@ -443,22 +434,23 @@ def _write(
                 else:
                     summary.new += 1
             appearances.append(
-                Appearance(
-                    batch=batch, row=o, ip=ips[value], case=c, change=change,
-                    observed_at=r.observed_at,
-                )
+                (batch.pk, o, ips[value].pk, c.pk, str(change), r.observed_at)
             )
-    Appearance.objects.bulk_create(appearances, batch_size=2000)
+    fast_insert(
+        Appearance, ("batch_id", "row_id", "ip_id", "case_id", "change", "observed_at"),
+        appearances,
+    )
     summary.absent = len(prev_ips - seen_now)
     audits.append(
-        AuditEntry(
-            at=now, actor=user, action="import", object_type="intake.listbatch",
-            object_id=str(batch.pk),
-            comment=summary.file,
-            data={k: v for k, v in summary.as_dict().items() if k != "rejected_rows"},
-        )
+        (now, actor_id, "import", "intake.listbatch", str(batch.pk), None, "", "", summary.file,
+         {k: v for k, v in summary.as_dict().items() if k != "rejected_rows"})
     )
-    AuditEntry.objects.bulk_create(audits, batch_size=2000)
+    fast_insert(
+        AuditEntry,
+        ("at", "actor_id", "action", "object_type", "object_id", "case_id", "from_state",
+         "to_state", "comment", "data"),
+        audits,
+    )
     batch.diff = {
         "new": summary.new,
         "present": summary.present,
@@ -486,20 +478,18 @@ def _ip_summary(values: list[str]) -> str:
     return values[0] if len(values) == 1 else f"{values[0]} +{len(values) - 1}"
 
 
-def _ip_objects(good: list[tuple[CheckedRow, ListRow]], now: datetime) -> dict[str, IPAddress]:
+def _ip_objects(good: list[tuple[CheckedRow, int]], now: datetime) -> dict[str, IPAddress]:
     parsed = {r.ip.value: r.ip for r, _ in good if r.ip is not None}
     found: dict[str, IPAddress] = {}
     for chunk in _chunks(parsed):
         found.update({i.value: i for i in IPAddress.objects.filter(value__in=chunk)})
         IPAddress.objects.filter(value__in=chunk).update(last_seen_at=now)
-    missing = [
-        IPAddress(
-            value=p.value, version=p.version, is_range=p.is_range, special=p.special,
-            first_seen_at=now, last_seen_at=now,
-        )
-        for v, p in parsed.items()
-        if v not in found
-    ]
-    IPAddress.objects.bulk_create(missing, batch_size=2000)
-    found.update({i.value: i for i in missing})
+    missing = [v for v in parsed if v not in found]
+    fast_insert(
+        IPAddress,
+        ("value", "version", "is_range", "special", "first_seen_at", "last_seen_at"),
+        ((v, parsed[v].version, parsed[v].is_range, parsed[v].special, now, now) for v in missing),
+    )
+    for chunk in _chunks(missing):
+        found.update({i.value: i for i in IPAddress.objects.filter(value__in=chunk)})
     return found
