@@ -14,6 +14,7 @@ COMMANDS = {
     "import-list": "Import a province list file (CSV or XLSX) for a week.",
     "demo": "Set up a demo week (and with --serve, serve the UI).",
     "serve": "Serve the web UI.",
+    "detect": "Run a detection engine: `detect network INPUT... --out FILE`.",
     "manage": "Any Django management command (advanced).",
 }
 
@@ -30,6 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
+    if args[0] == "detect":
+        # The engine runs without Django (and without a database).
+        from qingling.detect.cli import main as detect_main
+
+        return detect_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qingling.config.settings")
     import django
     from django.core.management import CommandError, call_command, execute_from_command_line

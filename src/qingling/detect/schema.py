@@ -12,14 +12,14 @@ One row is one connection (or one exporter record of it) seen from its client:
 | bytes_fwd, bytes_rev | int64, null if unknown | bytes (IP length) each way |
 | psh_ack_packets | int64, null if unknown | packets with both ACK and PSH set |
 | tcp_flags | int32, null if unknown | OR of all TCP flags |
-| dns_name | string | a DNS name the client resolved to dst_ip (or queried, for DNS rows) |
+| dns_name | string | a DNS name the client resolved to dst_ip |
 | tls_sni | string | TLS server name |
 | http_host | string | HTTP Host header |
-| methods_fwd, methods_rev | string | JSON-RPC "method" values seen each way, "|"-joined, in order of first sight |
+| methods_fwd, methods_rev | string | JSON-RPC "method" values each way, "|"-joined |
 | rpc_reply_rev | bool | a JSON-RPC reply ({"id":…,"result"…}) seen server→client |
 | pool_job_rev | bool | pool-side job evidence ("job":{"blob" …) seen server→client |
 | login_agent | string | the "agent" of a login request (XMRig/…), if any |
-| push_iat_median, push_iat_cv | float64 | median and coefficient of variation of the gaps between server→client messages (seconds) |
+| push_iat_median, push_iat_cv | float64 | median (s) and CV of gaps between server messages |
 | alert | string | an IDS alert signature on this flow |
 | source | string | which reader made the row |
 

@@ -9,6 +9,7 @@ the SNI; HTTP requests give the Host.
 
 from __future__ import annotations
 
+import itertools
 import socket
 import statistics
 import struct
@@ -37,7 +38,7 @@ TH_FIN, TH_SYN, TH_RST, TH_PUSH, TH_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 @dataclass
 class _Dir:
     packets: int = 0
-    bytes: int = 0
+    octets: int = 0
     base_seq: int | None = None
     segments: dict[int, bytes] = field(default_factory=dict)
     kept: int = 0
@@ -47,24 +48,29 @@ class _Dir:
         if self.base_seq is None:
             self.base_seq = seq
         rel = (seq - self.base_seq) % (1 << 32)
-        if rel > (1 << 31):  # a retransmission of bytes before our first segment
-            return
+        if rel > (1 << 31):  # before the first segment we saw (reordered): a negative offset
+            rel -= 1 << 32
         if self.kept < STREAM_CAP and rel not in self.segments:
             self.segments[rel] = data
             self.kept += len(data)
 
     def stream(self) -> bytes:
         out = bytearray()
+        if not self.segments:
+            return b""
+        origin = min(self.segments)
+        covered = origin  # stream offset reached so far
         for rel in sorted(self.segments):
             data = self.segments[rel]
             end = rel + len(data)
-            if end <= len(out):
+            if end <= covered:
                 continue
-            if rel > len(out):
+            if rel > covered:
                 out += b"\n"  # a gap: keep messages apart, never glue halves together
                 out += data
             else:
-                out += data[len(out) - rel :]
+                out += data[covered - rel :]
+            covered = end
         return bytes(out)
 
 
@@ -143,7 +149,7 @@ def sni_of(data: bytes) -> str:
 
 
 def http_host_of(data: bytes) -> str:
-    if not data[:8].split(b" ")[0] in (b"GET", b"POST", b"PUT", b"HEAD", b"OPTIONS"):
+    if data[:8].split(b" ")[0] not in (b"GET", b"POST", b"PUT", b"HEAD", b"OPTIONS"):
         return ""
     for line in data[:4096].split(b"\r\n")[1:]:
         if line.lower().startswith(b"host:"):
@@ -189,7 +195,7 @@ def read_pcap(path: Path, stats: ReadStats | None = None,
                 d = 0 if (src, sport) == conn.a else 1
                 direction = conn.dirs[d]
                 direction.packets += 1
-                direction.bytes += len(ip) if hasattr(ip, "__len__") else 0
+                direction.octets += len(ip)
                 if isinstance(l4, dpkt.tcp.TCP):
                     conn.flags |= l4.flags
                     if l4.flags & TH_SYN and not l4.flags & TH_ACK:
@@ -241,7 +247,7 @@ def _gaps(times: list[float]) -> tuple[float | None, float | None]:
     for t in times:
         if not msgs or t - msgs[-1] > 0.05:
             msgs.append(t)
-    gaps = [b - a for a, b in zip(msgs, msgs[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(msgs)]
     if len(gaps) < 3:
         return None, None
     mean = statistics.fmean(gaps)
@@ -260,7 +266,7 @@ def _row(c: _Conn, dns_names: dict[str, str]) -> dict[str, object]:
         "dst_ip": server[0], "dst_port": server[1],
         "proto": c.proto,
         "packets_fwd": fwd.packets, "packets_rev": rev.packets,
-        "bytes_fwd": fwd.bytes, "bytes_rev": rev.bytes,
+        "bytes_fwd": fwd.octets, "bytes_rev": rev.octets,
         "dns_name": dns_names.get(server[0]),
         "source": "pcap",
     }
