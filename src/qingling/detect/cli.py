@@ -40,7 +40,7 @@ def detect_network_main(argv: list[str]) -> int:
     from qingling.detect.engines import ENGINES, connect
     from qingling.detect.network.engine import detect_network
     from qingling.detect.network.names import PoolList
-    from qingling.detect.readers import FORMATS, read_any
+    from qingling.detect.readers import FORMATS, read_many
     from qingling.detect.readers.common import ReaderError, ReadStats
 
     ap = argparse.ArgumentParser(prog="qingling detect network",
@@ -52,19 +52,25 @@ def detect_network_main(argv: list[str]) -> int:
     ap.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
     args = ap.parse_args(argv)
     started = time.perf_counter()
-    tables = []
-    all_stats = []
+    all_stats: list[ReadStats] = []
     try:
-        for path in tqdm(args.inputs, desc="reading", unit="file", file=sys.stderr,
-                         disable=len(args.inputs) < 2):
-            stats = ReadStats(str(path))
-            tables.append(read_any(path, args.input_format, stats))
-            all_stats.append(stats)
+        with tqdm(total=len(args.inputs), desc="reading", unit="file", file=sys.stderr,
+                  disable=len(args.inputs) < 2) as bar:
+
+            def done(s: ReadStats) -> None:
+                all_stats.append(s)
+                bar.update(1)
+
+            flows = read_many(args.inputs, args.input_format, on_file=done)
         pools = PoolList.load(args.pool_list) if args.pool_list else PoolList.load()
     except (ReaderError, ValueError) as exc:
         print(f"qingling detect network: {exc}", file=sys.stderr)
         return 2
-    flows = pa.concat_tables(tables)
+    if flows.num_rows == 0:
+        for s in all_stats:
+            print(s.summary(), file=sys.stderr)
+        print("qingling detect network: no flows in the input", file=sys.stderr)
+        return 1
     result = detect_network(flows, connect(args.engine), pools=pools,
                             say=lambda m: print(f"  … {m}", file=sys.stderr))
     keep = ["src_ip", "dst_ip", "dst_port", "proto", "first_seen", "last_seen", "verdict",

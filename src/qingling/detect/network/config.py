@@ -19,7 +19,7 @@ class NetworkConfig:
     # Records of one 5-tuple closer than this (seconds) are one session cut by an exporter.
     stitch_gap_s: float = 120.0
     # Behaviour thresholds (measured on real sessions; DETECTION.md A).
-    long_session_s: float = 1800.0
+    long_session_s: float = 900.0
     min_ppm: float = 2.0
     max_ppm: float = 40.0
     min_bpp: float = 50.0

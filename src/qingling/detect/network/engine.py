@@ -129,8 +129,11 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
                         ibis.least(g.psh_share / cfg.min_ack_psh_share, 1.0))
     s_push = ibis.ifelse(g.push_iat.isnull(), ibis.null("float64"),
                          ibis.ifelse((g.push_iat >= 4.0) & (g.push_iat <= 90.0), 1.0, 0.0))
-    known = 3 + s_psh.notnull().cast("int64") + s_push.notnull().cast("int64")
-    raw_behaviour = (s_dur + s_ppm + s_bpp + s_psh.fill_null(0.0) + s_push.fill_null(0.0)) / known
+    known = 2 + s_psh.notnull().cast("int64") + s_push.notnull().cast("int64")
+    shape = (s_ppm + s_bpp + s_psh.fill_null(0.0) + s_push.fill_null(0.0)) / known
+    # Half persistence, half shape: a few minutes of small packets is any chat or web
+    # socket; mining is that shape kept up for a long time.
+    raw_behaviour = 0.5 * s_dur + 0.5 * shape
     # Too little traffic to judge a shape: no behaviour evidence at all.
     behaviour = ibis.ifelse((g.proto == "tcp") & (g.packets >= 10), raw_behaviour, 0.0)
     g = g.mutate(s_dur=s_dur, s_ppm=s_ppm, s_bpp=s_bpp, s_psh=s_psh, s_push=s_push,

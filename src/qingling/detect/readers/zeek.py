@@ -1,0 +1,138 @@
+"""Zeek logs (conn, dns, ssl, http; TSV with #fields headers or JSON lines) → canonical flows.
+
+conn.log gives the flows; ssl.log and http.log add SNI and Host by uid; dns.log names the
+addresses a host resolved. Malformed lines are counted, not fatal.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from qingling.detect.readers.common import ReaderError, ReadStats
+from qingling.detect.schema import flows_table
+
+UNSET = {"-", "(empty)", ""}
+
+
+def _records(path: Path, stats: ReadStats) -> tuple[str, Iterator[dict[str, Any]]]:
+    """The log's kind (conn, dns, ssl, http, …) and its records as dicts."""
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        first = fh.readline()
+    if first.startswith("{"):
+        kind = path.name.split(".")[0]
+        return kind, _json_lines(path, stats)
+    if first.startswith("#separator"):
+        return _tsv(path, stats)
+    raise ReaderError(f"{path}: not a Zeek log (no #separator header, not JSON lines)")
+
+
+def _json_lines(path: Path, stats: ReadStats) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                continue
+            stats.records += 1
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError:
+                stats.bad += 1
+
+
+def _tsv(path: Path, stats: ReadStats) -> tuple[str, Iterator[dict[str, Any]]]:
+    sep = "\t"
+    fields: list[str] = []
+    kind = path.name.split(".")[0]
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        header = []
+        for line in fh:
+            if not line.startswith("#"):
+                break
+            header.append(line.rstrip("\n"))
+    for h in header:
+        if h.startswith("#separator"):
+            sep = h.split(" ", 1)[1].encode().decode("unicode_escape")
+        elif h.startswith("#path"):
+            kind = h.split(sep)[1]
+        elif h.startswith("#fields"):
+            fields = h.split(sep)[1:]
+    if not fields:
+        raise ReaderError(f"{path}: Zeek TSV log without a #fields line")
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("#") or not line.strip():
+                    continue
+                stats.records += 1
+                cells = line.rstrip("\n").split(sep)
+                if len(cells) != len(fields):
+                    stats.bad += 1
+                    continue
+                yield {f: (None if c in UNSET else c) for f, c in zip(fields, cells, strict=True)}
+
+    return kind, rows()
+
+
+def _num(v: Any) -> float | None:
+    if v is None:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def read_zeek(paths: list[Path], stats: ReadStats | None = None) -> pa.Table:
+    stats = stats or ReadStats(", ".join(str(p) for p in paths))
+    conns: list[dict[str, Any]] = []
+    sni: dict[str, str] = {}
+    host: dict[str, str] = {}
+    resolved: dict[tuple[str, str], str] = {}
+    for path in paths:
+        kind, records = _records(path, stats)
+        for r in records:
+            if kind == "conn":
+                conns.append(r)
+            elif kind == "ssl" and r.get("uid") and r.get("server_name"):
+                sni[r["uid"]] = r["server_name"].lower()
+            elif kind == "http" and r.get("uid") and r.get("host"):
+                host[r["uid"]] = r["host"].lower().split(":")[0]
+            elif kind == "dns" and r.get("query") and r.get("answers"):
+                answers = r["answers"]
+                answers = answers if isinstance(answers, list) else str(answers).split(",")
+                for a in answers:
+                    resolved[(r.get("id.orig_h", ""), a.strip())] = r["query"].lower()
+            else:
+                stats.skipped += 1
+    rows = []
+    for r in conns:
+        ts, dur = _num(r.get("ts")), _num(r.get("duration")) or 0.0
+        if ts is None or not r.get("id.orig_h") or not r.get("id.resp_h"):
+            stats.bad += 1
+            continue
+        uid = r.get("uid") or ""
+        orig, resp = r["id.orig_h"], r["id.resp_h"]
+        rows.append({
+            "ts_start": datetime.fromtimestamp(ts, UTC),
+            "ts_end": datetime.fromtimestamp(ts + dur, UTC),
+            "src_ip": orig, "src_port": int(_num(r.get("id.orig_p")) or 0),
+            "dst_ip": resp, "dst_port": int(_num(r.get("id.resp_p")) or 0),
+            "proto": (r.get("proto") or "").lower(),
+            "packets_fwd": _int(r.get("orig_pkts")), "packets_rev": _int(r.get("resp_pkts")),
+            "bytes_fwd": _int(r.get("orig_ip_bytes")), "bytes_rev": _int(r.get("resp_ip_bytes")),
+            "tls_sni": sni.get(uid), "http_host": host.get(uid),
+            "dns_name": resolved.get((orig, resp)),
+            "source": "zeek",
+        })
+    return flows_table(rows)
+
+
+def _int(v: Any) -> int | None:
+    n = _num(v)
+    return None if n is None else int(n)
