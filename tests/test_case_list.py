@@ -44,3 +44,17 @@ def test_the_list_filters_by_state_and_overdue(people: Personas) -> None:
     assert cases[0].reference in page and cases[2].reference not in page
     page = c.get(reverse("case_list"), {"overdue": "1"}).content.decode()
     assert cases[1].reference in page and cases[2].reference not in page
+
+
+def test_search_finds_a_case_by_any_of_its_ips_and_by_department(people: Personas) -> None:
+    import_list(data=csv_bytes([row("60.12.6.1", "某科技有限公司"), row("60.12.6.2", "某科技有限公司"),
+                                row("60.12.6.3", "另一公司")]),
+                file_name="k.csv", list_type="key", week=WEEK)
+    case = Case.objects.get(ips__value="60.12.6.2")
+    qs = cases_filtered(people.city, CaseFilters.from_params({"q": "60.12.6.2"}), timezone.now())
+    assert list(qs) == [case]
+    co = case.co_departments.first()
+    assert co is not None
+    by_dept = cases_filtered(people.city, CaseFilters.from_params({"department": co.code}),
+                             timezone.now())
+    assert case in by_dept

@@ -77,11 +77,9 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
     if f.subject_type:
         qs = qs.filter(subject_type=f.subject_type)
     if f.department:
-        qs = qs.filter(
-            Q(lead_department__code=f.department)
-            | Exists(Case.co_departments.through.objects.filter(
-                case_id=OuterRef("pk"), department__code=f.department))
-        )
+        # IN (subquery) rather than a correlated EXISTS: PostgreSQL hashes it once.
+        co = Case.co_departments.through.objects.filter(department__code=f.department)
+        qs = qs.filter(Q(lead_department__code=f.department) | Q(pk__in=co.values("case_id")))
     if f.week:
         qs = qs.filter(
             Exists(Appearance.objects.filter(case_id=OuterRef("pk"), batch__week=f.week))
@@ -90,10 +88,12 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         qs = qs.filter(state__in=OPEN_STATES, due_at__lt=now)
     if f.q:
         q = f.q
-        # EXISTS rather than a join: no DISTINCT over the whole row, no duplicate cases.
+        # IN (subquery) rather than a join (no DISTINCT over whole rows) or a correlated
+        # EXISTS (PostgreSQL would run it once per case).
+        by_ip = Case.ips.through.objects.filter(ipaddress__value=q).values("case_id")
         qs = qs.filter(
             Q(ip_summary__startswith=q)
-            | Exists(Case.ips.through.objects.filter(case_id=OuterRef("pk"), ipaddress__value=q))
+            | Q(pk__in=by_ip)
             | Q(subject_name__contains=q)
             | Q(uscc=q.upper())
         )
