@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,50 +23,47 @@ PAIR_KEY = ["src_ip", "dst_ip", "dst_port", "proto"]
 
 
 def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
-    """Add per-flow sub-scores and evidence: payload and names. Pure Python over the rows
-    that carry payload or names (few), vectorised elsewhere."""
-    flows = conform(flows)
+    """Add per-flow sub-scores and evidence: payload and names.
+
+    Python runs only on the rows that carry payload evidence and on each distinct name or
+    address once; a day of city NetFlow (no payload, few names) passes through vectorised.
+    """
+    flows = conform(flows).combine_chunks()
     n = flows.num_rows
-    p_score = [0.0] * n
-    p_ev: list[str | None] = [None] * n
-    n_score = [0.0] * n
-    n_ev: list[str | None] = [None] * n
-    cols = {c: flows.column(c).to_pylist() for c in (
-        "methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent",
-        "dns_name", "tls_sni", "http_host", "dst_ip", "alert")}
+    p_score = np.zeros(n)
+    p_ev = np.full(n, None, dtype=object)
     has_payload = pc.or_kleene(
         pc.or_kleene(pc.is_valid(flows["methods_fwd"]), pc.is_valid(flows["methods_rev"])),
-        pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False),
-                     pc.is_valid(flows["alert"])),
-    ).to_pylist()
-    name_cache: dict[str | None, Any] = {}
-    ip_cache: dict[str | None, Any] = {}
-    for i in range(n):
-        if has_payload[i]:
-            s, ev = payload_score(cols["methods_fwd"][i], cols["methods_rev"][i],
-                                  cols["rpc_reply_rev"][i], cols["pool_job_rev"][i],
-                                  cols["login_agent"][i])
-            alert = cols["alert"][i]
+        pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False), pc.is_valid(flows["alert"])),
+    )
+    idx = pc.indices_nonzero(has_payload).to_numpy()
+    if len(idx):
+        sub = flows.take(pa.array(idx)).select(
+            ["methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent", "alert"]
+        ).to_pylist()
+        for i, r in zip(idx, sub, strict=True):
+            s, ev = payload_score(r["methods_fwd"], r["methods_rev"], r["rpc_reply_rev"],
+                                  r["pool_job_rev"], r["login_agent"])
+            alert = r["alert"]
             if alert and "coin" in alert.lower() and s < 0.9:
                 s, ev = 0.9, f"IDS alert: {alert}"
             p_score[i], p_ev[i] = s, ev or None
-        best = None
-        for c in ("tls_sni", "http_host", "dns_name"):
-            name = cols[c][i]
-            if name is None:
-                continue
-            if name not in name_cache:
-                name_cache[name] = pools.match_name(name)
-            hit = name_cache[name]
-            if hit is not None and (best is None or hit.score > best.score):
-                best = hit
-        ip = cols["dst_ip"][i]
-        if ip not in ip_cache:
-            ip_cache[ip] = pools.match_ip(ip)
-        if ip_cache[ip] is not None and (best is None or ip_cache[ip].score > best.score):
-            best = ip_cache[ip]
-        if best is not None:
-            n_score[i], n_ev[i] = best.score, best.evidence
+    n_score = np.zeros(n)
+    n_ev = np.full(n, None, dtype=object)
+    for col, match in (("dst_ip", pools.match_ip), ("dns_name", pools.match_name),
+                       ("http_host", pools.match_name), ("tls_sni", pools.match_name)):
+        encoded = pc.dictionary_encode(flows[col]).combine_chunks()
+        hits = [match(v) for v in encoded.dictionary.to_pylist()]
+        if not any(hits):
+            continue
+        codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
+        valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
+        scores = np.array([h.score if h else 0.0 for h in hits])
+        evidence = np.array([h.evidence if h else None for h in hits], dtype=object)
+        rows = np.nonzero(valid)[0]
+        rows = rows[scores[codes[rows]] > n_score[rows]]
+        n_score[rows] = scores[codes[rows]]
+        n_ev[rows] = evidence[codes[rows]]
     t0 = pc.divide(pc.cast(pc.cast(flows["ts_start"], pa.int64()), pa.float64()), 1e6)
     t1 = pc.divide(pc.cast(pc.cast(flows["ts_end"], pa.int64()), pa.float64()), 1e6)
     return (
