@@ -15,6 +15,7 @@ COMMANDS = {
     "demo": "Set up a demo week (and with --serve, serve the UI).",
     "serve": "Serve the web UI.",
     "detect": "Run a detection engine: `detect network INPUT... --out FILE`.",
+    "synth": "Write synthetic data: `synth flows --rows N --out FILE.parquet`.",
     "manage": "Any Django management command (advanced).",
 }
 
@@ -36,6 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         from qingling.detect.cli import main as detect_main
 
         return detect_main(args[1:])
+    if args[0] == "synth":
+        from qingling.detect.cli import synth_main
+
+        return synth_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qingling.config.settings")
     import django
     from django.core.management import CommandError, call_command, execute_from_command_line

@@ -33,7 +33,8 @@ class DuckDBEngine(Engine):
         self.con = ibis.duckdb.connect(**({"threads": threads} if threads else {}))
 
     def table(self, data: pa.Table, name: str) -> Any:
-        return self.con.create_table(name, data, overwrite=True)
+        # Registered, not copied: DuckDB scans the Arrow buffers in place.
+        return ibis.memtable(data)
 
     def execute(self, expr: Any) -> pa.Table:
         return utc_timestamps(self.con.to_pyarrow(expr))

@@ -20,8 +20,8 @@ class NetworkConfig:
     stitch_gap_s: float = 120.0
     # Behaviour thresholds (measured on real sessions; DETECTION.md A).
     long_session_s: float = 900.0
-    min_ppm: float = 2.0
-    max_ppm: float = 40.0
+    min_ppm: float = 6.0
+    max_ppm: float = 45.0
     min_bpp: float = 50.0
     max_bpp: float = 450.0
     min_ack_psh_share: float = 0.5

@@ -3,7 +3,6 @@ features and fusion as one Ibis expression that runs on DuckDB or Spark unchange
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -128,7 +127,10 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     s_push = ibis.ifelse(g.push_iat.isnull(), ibis.null("float64"),
                          ibis.ifelse((g.push_iat >= 4.0) & (g.push_iat <= 90.0), 1.0, 0.0))
     known = 2 + s_psh.notnull().cast("int64") + s_push.notnull().cast("int64")
-    shape = (s_ppm + s_bpp + s_psh.fill_null(0.0) + s_push.fill_null(0.0)) / known
+    # Geometric mean: every measured trait must look like mining; one far off (a chat
+    # keep-alive's 1 packet a minute) sinks the shape instead of being averaged away.
+    product = s_ppm * s_bpp * s_psh.fill_null(1.0) * s_push.fill_null(1.0)
+    shape = product.pow(1.0 / known.cast("float64"))
     # Half persistence, half shape: a few minutes of small packets is any chat or web
     # socket; mining is that shape kept up for a long time.
     raw_behaviour = 0.5 * s_dur + 0.5 * shape
@@ -199,17 +201,32 @@ def detect_network(flows: pa.Table, engine: Engine, *, pools: PoolList | None = 
     t = engine.table(enriched, "flows")
     (say or (lambda _m: None))(f"fusing on {engine.name}")
     out = engine.execute(pairs_expr(t, cfg))
-    rows = out.to_pylist()
-    layers, evidence = [], []
-    for r in rows:
-        layers.append(json.dumps({
-            "payload": round(r["payload"], 4), "names": round(r["names"], 4),
-            "behaviour": round(r["behaviour"], 4),
-            "behaviour_parts": {k: (None if r[k] is None else round(r[k], 4))
-                                for k in ("s_dur", "s_ppm", "s_bpp", "s_psh", "s_push")},
-        }, sort_keys=True))
-        evidence.append(explain(r))
-    out = out.append_column("layers", pa.array(layers, pa.string()))
+    out = out.append_column("layers", _layers_json(out))
+    # Words for what deserves a look; a clean pair's sub-scores are in its columns.
+    evidence = np.full(out.num_rows, "", dtype=object)
+    flagged = pc.indices_nonzero(pc.not_equal(out["verdict"], "clean")).to_numpy()
+    if len(flagged):
+        for i, r in zip(flagged, out.take(pa.array(flagged)).to_pylist(), strict=True):
+            evidence[i] = explain(r)
     out = out.append_column("evidence", pa.array(evidence, pa.string()))
     rest = [c for c in out.column_names if c not in OUTPUT_COLUMNS]
     return NetworkResult(out.select(OUTPUT_COLUMNS + rest))
+
+
+def _num_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Rounded to 4 places, JSON-style (null for missing)."""
+    rounded = pc.round(col, 4)
+    return pc.fill_null(pc.cast(rounded, pa.string()), "null")
+
+
+def _layers_json(out: pa.Table) -> pa.Array:
+    """Every layer's sub-score as a small JSON object, built column-wise (no Python loop)."""
+    parts: list[object] = ['{"behaviour": ', _num_text(out["behaviour"]),
+                           ', "behaviour_parts": {']
+    for j, k in enumerate(("s_bpp", "s_dur", "s_ppm", "s_psh", "s_push")):
+        parts += [("" if j == 0 else ", ") + f'"{k}": ', _num_text(out[k])]
+    parts += ['}, "names": ', _num_text(out["names"]), ', "payload": ',
+              _num_text(out["payload"]), "}"]
+    n = out.num_rows
+    arrays = [pa.array([p] * n, pa.string()) if isinstance(p, str) else p for p in parts]
+    return pc.binary_join_element_wise(*arrays, "")
