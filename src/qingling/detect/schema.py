@@ -72,6 +72,8 @@ def flows_table(rows: list[dict[str, object]]) -> pa.Table:
 
 def conform(table: pa.Table) -> pa.Table:
     """Add missing canonical columns as nulls and cast to the canonical types."""
+    if table.schema.equals(FLOW_SCHEMA):
+        return table  # already canonical: no copy
     cols = []
     for field in FLOW_SCHEMA:
         if field.name in table.column_names:

@@ -3,6 +3,7 @@ features and fusion as one Ibis expression that runs on DuckDB or Spark unchange
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
     Python runs only on the rows that carry payload evidence and on each distinct name or
     address once; a day of city NetFlow (no payload, few names) passes through vectorised.
     """
-    flows = conform(flows).combine_chunks()
+    flows = conform(flows)
     n = flows.num_rows
     p_score = np.zeros(n)
     p_ev = np.full(n, None, dtype=object)
@@ -49,20 +50,24 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
             p_score[i], p_ev[i] = s, ev or None
     n_score = np.zeros(n)
     n_ev = np.full(n, None, dtype=object)
+    listed_ips = pa.array(sorted(pools.ips), pa.string())
     for col, match in (("dst_ip", pools.match_ip), ("dns_name", pools.match_name),
                        ("http_host", pools.match_name), ("tls_sni", pools.match_name)):
-        encoded = pc.dictionary_encode(flows[col]).combine_chunks()
-        hits = [match(v) for v in encoded.dictionary.to_pylist()]
-        if not any(hits):
+        # Only the rows that can match go to Python: listed addresses (a hash lookup in
+        # Arrow) and rows that carry a name at all (few in NetFlow data).
+        mask = (pc.is_in(flows[col], value_set=listed_ips) if col == "dst_ip"
+                else pc.is_valid(flows[col]))
+        rows = pc.indices_nonzero(mask).to_numpy()
+        if not len(rows):
             continue
-        codes = pc.fill_null(encoded.indices, 0).to_numpy(zero_copy_only=False)
-        valid = encoded.indices.is_valid().to_numpy(zero_copy_only=False)
-        scores = np.array([h.score if h else 0.0 for h in hits])
-        evidence = np.array([h.evidence if h else None for h in hits], dtype=object)
-        rows = np.nonzero(valid)[0]
-        rows = rows[scores[codes[rows]] > n_score[rows]]
-        n_score[rows] = scores[codes[rows]]
-        n_ev[rows] = evidence[codes[rows]]
+        values = flows[col].take(pa.array(rows)).to_pylist()
+        cache: dict[str, Any] = {}
+        for i, v in zip(rows, values, strict=True):
+            if v not in cache:
+                cache[v] = match(v)
+            hit = cache[v]
+            if hit is not None and hit.score > n_score[i]:
+                n_score[i], n_ev[i] = hit.score, hit.evidence
     t0 = pc.divide(pc.cast(pc.cast(flows["ts_start"], pa.int64()), pa.float64()), 1e6)
     t1 = pc.divide(pc.cast(pc.cast(flows["ts_end"], pa.int64()), pa.float64()), 1e6)
     return (
@@ -147,14 +152,20 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     verdict = ibis.ifelse(score >= cfg.mining_at, "mining",
                           ibis.ifelse(score >= cfg.suspicious_at, "suspicious", "clean"))
     label = ibis.ifelse(node, "node", ibis.ifelse(shared, "shared_egress", ""))
-    return g.mutate(score=score, verdict=verdict, label=label).order_by(
-        [ibis.desc("score"), "src_ip", "dst_ip", "dst_port", "proto"]
-    )
+    g = g.mutate(score=score, verdict=verdict, label=label)
+    # Only what the output and the evidence text use leaves the engine.
+    return g.select(*PAIR_KEY, "first_seen", "last_seen", "flows", "sessions", "active_s",
+                    "packets", "bytes", "ppm", "bpp", "psh_share", "push_iat", "payload",
+                    "payload_evidence", "names", "names_evidence", "behaviour", "s_dur", "s_ppm",
+                    "s_bpp", "s_psh", "s_push", "score", "verdict", "label")
 
 
 OUTPUT_COLUMNS = ["src_ip", "dst_ip", "dst_port", "proto", "first_seen", "last_seen", "verdict",
                   "score", "layers", "evidence", "label", "flows", "sessions", "active_s",
                   "packets", "bytes"]
+
+
+SUBSCORES = ["payload", "names", "behaviour", "s_dur", "s_ppm", "s_bpp", "s_psh", "s_push"]
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -201,32 +212,28 @@ def detect_network(flows: pa.Table, engine: Engine, *, pools: PoolList | None = 
     t = engine.table(enriched, "flows")
     (say or (lambda _m: None))(f"fusing on {engine.name}")
     out = engine.execute(pairs_expr(t, cfg))
-    out = out.append_column("layers", _layers_json(out))
-    # Words for what deserves a look; a clean pair's sub-scores are in its columns.
-    evidence = np.full(out.num_rows, "", dtype=object)
-    flagged = pc.indices_nonzero(pc.not_equal(out["verdict"], "clean")).to_numpy()
-    if len(flagged):
-        for i, r in zip(flagged, out.take(pa.array(flagged)).to_pylist(), strict=True):
-            evidence[i] = explain(r)
-    out = out.append_column("evidence", pa.array(evidence, pa.string()))
-    rest = [c for c in out.column_names if c not in OUTPUT_COLUMNS]
-    return NetworkResult(out.select(OUTPUT_COLUMNS + rest))
-
-
-def _num_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
-    """Rounded to 4 places, JSON-style (null for missing)."""
-    rounded = pc.round(col, 4)
-    return pc.fill_null(pc.cast(rounded, pa.string()), "null")
-
-
-def _layers_json(out: pa.Table) -> pa.Array:
-    """Every layer's sub-score as a small JSON object, built column-wise (no Python loop)."""
-    parts: list[object] = ['{"behaviour": ', _num_text(out["behaviour"]),
-                           ', "behaviour_parts": {']
-    for j, k in enumerate(("s_bpp", "s_dur", "s_ppm", "s_psh", "s_push")):
-        parts += [("" if j == 0 else ", ") + f'"{k}": ', _num_text(out[k])]
-    parts += ['}, "names": ', _num_text(out["names"]), ', "payload": ',
-              _num_text(out["payload"]), "}"]
-    n = out.num_rows
-    arrays = [pa.array([p] * n, pa.string()) if isinstance(p, str) else p for p in parts]
-    return pc.binary_join_element_wise(*arrays, "")
+    # Flagged pairs come first, highest score first, ties broken by the key (the same
+    # order from every engine and run), with their layers as JSON and evidence in words.
+    # Clean pairs follow in engine order; each sub-score is in its own column for all.
+    mask = pc.not_equal(out["verdict"], "clean")
+    top = out.filter(mask)
+    top = top.take(pc.sort_indices(top, sort_keys=[
+        ("score", "descending"), ("src_ip", "ascending"), ("dst_ip", "ascending"),
+        ("dst_port", "ascending"), ("proto", "ascending")]))
+    layers, evidence = [], []
+    for r in top.to_pylist():
+        layers.append(json.dumps({
+            "payload": round(r["payload"], 4), "names": round(r["names"], 4),
+            "behaviour": round(r["behaviour"], 4),
+            "behaviour_parts": {k: (None if r[k] is None else round(r[k], 4))
+                                for k in ("s_dur", "s_ppm", "s_bpp", "s_psh", "s_push")},
+        }, sort_keys=True))
+        evidence.append(explain(r))
+    keep = [c for c in OUTPUT_COLUMNS if c not in ("layers", "evidence")] + SUBSCORES
+    top = (top.select(keep).append_column("layers", pa.array(layers, pa.string()))
+           .append_column("evidence", pa.array(evidence, pa.string())))
+    rest = out.select(keep).filter(pc.invert(mask))
+    rest = (rest.append_column("layers", pa.nulls(rest.num_rows, pa.string()))
+            .append_column("evidence", pa.array(np.full(rest.num_rows, ""), pa.string())))
+    out = pa.concat_tables([top, rest])
+    return NetworkResult(out.select(OUTPUT_COLUMNS + SUBSCORES))
