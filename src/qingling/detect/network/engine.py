@@ -105,14 +105,10 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
         flows=t.count(),
         sessions=t.new_session.sum(),
         active_s=t.dur.sum(),
-        span_s=t.t1.max() - t.t0.min(),
         packets=t.pk.sum(),
         bytes=t.by.sum(),
-        bytes_fwd=t.bytes_fwd.fill_null(0).sum(),
         psh=t.psh_ack_packets.sum(),
-        psh_known=t.psh_ack_packets.count(),
         push_iat=t.push_iat_median.mean(),
-        push_cv=t.push_iat_cv.mean(),
         payload=t.payload_score.max(),
         payload_evidence=t.payload_evidence.max(),
         names=t.names_score.max(),
@@ -121,8 +117,8 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     minutes = ibis.greatest(g.active_s / 60.0, 1.0 / 60.0)
     ppm = g.packets / minutes
     bpp = g.bytes / ibis.greatest(g.packets, 1)
-    psh_share = ibis.ifelse(g.psh_known > 0, g.psh.cast("float64") / ibis.greatest(g.packets, 1),
-                            ibis.null("float64"))
+    # Null when no record knew its PSH count (the sum of nulls is null).
+    psh_share = g.psh.cast("float64") / ibis.greatest(g.packets, 1)
     g = g.mutate(ppm=ppm, bpp=bpp, psh_share=psh_share)
     s_dur = ibis.least(g.active_s / cfg.long_session_s, 1.0)
     s_ppm = _band(g.ppm, cfg.min_ppm, cfg.max_ppm)
