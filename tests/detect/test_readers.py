@@ -58,7 +58,9 @@ def test_nfdump_csv_is_oriented_and_the_summary_skipped() -> None:
 
 def test_eve_json_flows_carry_sni_dns_and_alerts() -> None:
     stats = ReadStats("eve")
-    rows = by_pair(read_eve(DATA / "eve_sample.json", stats).to_pylist())
+    table = read_eve(DATA / "eve_sample.json", stats)
+    assert table.num_rows == 3  # the alerted flow once, not once more for its alert
+    rows = by_pair(table.to_pylist())
     assert stats.bad == 1
     assert rows[("10.20.1.7", "185.71.66.20", 14433)]["tls_sni"] == "xmr-eu1.nanopool.org"
     alerted = rows[("10.20.1.8", "203.0.113.50", 3333)]

@@ -6,14 +6,13 @@ by flow_id; coin-miner alerts become payload evidence.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from qingling.detect.readers.common import ReadStats
+from qingling.detect.readers.common import ReadStats, json_lines
 from qingling.detect.schema import flows_table
 
 
@@ -31,38 +30,31 @@ def read_eve(path: Path, stats: ReadStats | None = None) -> pa.Table:
     flows: dict[Any, dict[str, Any]] = {}
     extra: dict[Any, dict[str, Any]] = {}
     resolved: dict[tuple[str, str], str] = {}
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            stats.records += 1
-            try:
-                e = json.loads(line)
-            except json.JSONDecodeError:
-                stats.bad += 1
-                continue
-            kind = e.get("event_type")
-            fid = e.get("flow_id")
-            x = extra.setdefault(fid, {}) if fid is not None else {}
-            if kind == "flow":
-                flows[fid] = e
-            elif kind == "tls" and e.get("tls", {}).get("sni"):
-                x["tls_sni"] = e["tls"]["sni"].lower()
-            elif kind == "http" and e.get("http", {}).get("hostname"):
-                x["http_host"] = e["http"]["hostname"].lower()
-            elif kind == "dns":
-                d = e.get("dns", {})
-                for a in d.get("answers", []) or []:
-                    if a.get("rrtype") in ("A", "AAAA") and a.get("rdata") and a.get("rrname"):
-                        resolved[(e.get("dest_ip", ""), a["rdata"])] = a["rrname"].lower()
-                        resolved[(e.get("src_ip", ""), a["rdata"])] = a["rrname"].lower()
-            elif kind == "alert":
-                sig = e.get("alert", {}).get("signature", "")
-                x["alert"] = sig
-                if fid not in flows:
-                    flows.setdefault(("alert", fid), e)
-            else:
-                stats.skipped += 1
+    for e in json_lines(path, stats):
+        kind = e.get("event_type")
+        fid = e.get("flow_id")
+        x = extra.setdefault(fid, {}) if fid is not None else {}
+        if kind == "flow":
+            flows[fid] = e
+        elif kind == "tls" and e.get("tls", {}).get("sni"):
+            x["tls_sni"] = e["tls"]["sni"].lower()
+        elif kind == "http" and e.get("http", {}).get("hostname"):
+            x["http_host"] = e["http"]["hostname"].lower()
+        elif kind == "dns":
+            d = e.get("dns", {})
+            for a in d.get("answers", []) or []:
+                if a.get("rrtype") in ("A", "AAAA") and a.get("rdata") and a.get("rrname"):
+                    resolved[(e.get("dest_ip", ""), a["rdata"])] = a["rrname"].lower()
+                    resolved[(e.get("src_ip", ""), a["rdata"])] = a["rrname"].lower()
+        elif kind == "alert":
+            sig = e.get("alert", {}).get("signature", "")
+            x["alert"] = sig
+            flows.setdefault(("alert", fid), e)
+        else:
+            stats.skipped += 1
+    # An alert stands for its flow only when Suricata logged no flow event for it.
+    flows = {k: v for k, v in flows.items()
+             if not (isinstance(k, tuple) and k[1] in flows)}
     rows = []
     for fid, e in flows.items():
         f = e.get("flow", {})

@@ -94,33 +94,27 @@ class Decoder:
     def _v9(self, exporter: str, data: bytes) -> None:
         _, _count, uptime, secs, _seq, source = struct.unpack_from("!HHIIII", data)
         ctx = {"uptime_ms": float(uptime), "export_s": float(secs)}
-        off = 20
-        while off + 4 <= len(data):
-            set_id, length = struct.unpack_from("!HH", data, off)
-            if length < 4:
-                raise ValueError("flowset shorter than its header")
-            body = data[off + 4 : off + length]
-            if set_id == 0:
-                self._templates(body, (exporter, 9, source), enterprise=False)
-            elif set_id >= 256:
-                self._data((exporter, 9, source, set_id), body, ctx)
-            off += length
+        self._sets(data, 20, len(data), (exporter, 9, source), template_set=0, ctx=ctx)
 
     def _ipfix(self, exporter: str, data: bytes) -> None:
         _, length, export_s, _seq, domain = struct.unpack_from("!HHIII", data)
         ctx = {"export_s": float(export_s)}
-        off = 16
-        end = min(length, len(data))
+        self._sets(data, 16, min(length, len(data)), (exporter, 10, domain), template_set=2,
+                   ctx=ctx)
+
+    def _sets(self, data: bytes, off: int, end: int, scope: tuple[Any, ...], *,
+              template_set: int, ctx: dict[str, float]) -> None:
+        """Walk the (flow)sets of one v9 or IPFIX packet: templates, then data by template."""
         while off + 4 <= end:
-            set_id, slen = struct.unpack_from("!HH", data, off)
-            if slen < 4:
+            set_id, length = struct.unpack_from("!HH", data, off)
+            if length < 4:
                 raise ValueError("set shorter than its header")
-            body = data[off + 4 : off + slen]
-            if set_id == 2:
-                self._templates(body, (exporter, 10, domain), enterprise=True)
+            body = data[off + 4 : off + length]
+            if set_id == template_set:
+                self._templates(body, scope, enterprise=template_set == 2)
             elif set_id >= 256:
-                self._data((exporter, 10, domain, set_id), body, ctx)
-            off += slen
+                self._data((*scope, set_id), body, ctx)
+            off += length
 
     def _templates(self, body: bytes, scope: tuple[Any, ...], *, enterprise: bool) -> None:
         off = 0

@@ -6,7 +6,6 @@ addresses a host resolved. Malformed lines are counted, not fatal.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from qingling.detect.readers.common import ReaderError, ReadStats
+from qingling.detect.readers.common import ReaderError, ReadStats, json_lines
 from qingling.detect.schema import flows_table
 
 UNSET = {"-", "(empty)", ""}
@@ -26,22 +25,10 @@ def _records(path: Path, stats: ReadStats) -> tuple[str, Iterator[dict[str, Any]
         first = fh.readline()
     if first.startswith("{"):
         kind = path.name.split(".")[0]
-        return kind, _json_lines(path, stats)
+        return kind, json_lines(path, stats)
     if first.startswith("#separator"):
         return _tsv(path, stats)
     raise ReaderError(f"{path}: not a Zeek log (no #separator header, not JSON lines)")
-
-
-def _json_lines(path: Path, stats: ReadStats) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                continue
-            stats.records += 1
-            try:
-                yield json.loads(line)
-            except json.JSONDecodeError:
-                stats.bad += 1
 
 
 def _tsv(path: Path, stats: ReadStats) -> tuple[str, Iterator[dict[str, Any]]]:
