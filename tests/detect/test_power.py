@@ -1,0 +1,130 @@
+"""Electricity screening: readers, the large-miner case, reasons backed by sub-scores, and
+identical ranks on every engine."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from qingling.cli import main as qingling
+from qingling.detect.engines import Engine, connect
+from qingling.detect.power.devices import fit_units
+from qingling.detect.power.engine import PowerConfig, detect_power
+from qingling.detect.power.inject import synth_meters
+from qingling.detect.power.readers import PowerStats, read_meters
+from tests.detect.conftest import SHARED
+
+REAL = SHARED.parent / "power" / "sgsc_households_30min_dev.parquet"
+
+
+def test_long_readings_drop_duplicates_negatives_and_keep_gaps(tmp_path: Path) -> None:
+    f = tmp_path / "long.csv"
+    f.write_text("meter_id,ts,kwh\n"
+                 "A,2026-10-01 00:00:00,0.5\n"
+                 "A,2026-10-01 00:00:00,0.6\n"  # duplicate: first kept
+                 "A,2026-10-01 00:30:00,-1\n"  # negative: dropped
+                 "A,2026-10-01 02:00:00,0.5\n"  # a gap before it stays a gap
+                 "A,2026-10-01 02:30:00,\n")
+    stats = PowerStats("long")
+    t = read_meters(f, stats=stats)
+    assert t.column("kwh").to_pylist() == [0.5, 0.5]
+    assert (stats.duplicates, stats.negative, stats.missing) == (1, 1, 1)
+    assert t.column("minutes").to_pylist() == [120, 120] or t.num_rows == 2
+    # Local meter time, stored in UTC.
+    assert t.column("ts")[0].as_py() == datetime(2026, 9, 30, 16, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("unit,factor", [("kwh", 1.0), ("kw", 0.25)])
+def test_wide96_rows_become_15_minute_readings(tmp_path: Path, unit: str, factor: float) -> None:
+    cols = {"meter_id": ["W1"], "date": ["2026-10-01"]}
+    cols.update({f"p{i}": [1.0] for i in range(1, 97)})
+    f = tmp_path / "wide.csv"
+    pacsv.write_csv(pa.table(cols), f)
+    t = read_meters(f, wide_unit=unit)
+    assert t.num_rows == 96 and set(t.column("minutes").to_pylist()) == {15}
+    assert sum(t.column("kwh").to_pylist()) == pytest.approx(96 * factor)
+
+
+def test_daily_kwh_is_read(tmp_path: Path) -> None:
+    f = tmp_path / "daily.csv"
+    f.write_text("meter_id,date,kwh\nD1,2026-10-01,12.5\nD1,2026-10-02,13\n")
+    t = read_meters(f)
+    assert t.column("minutes").to_pylist() == [1440, 1440]
+
+
+def test_unit_counts_fit_device_multiples() -> None:
+    fit = fit_units(6.3)
+    assert fit is not None and (fit[0].name, fit[1]) == ("S19", 2)
+    assert fit_units(0.3) is None
+
+
+def test_weights_must_sum_to_one() -> None:
+    with pytest.raises(ValueError, match="sum to 1"):
+        PowerConfig(w_base=0.9)
+
+
+def large_miner_recall(real: pa.Table | None) -> tuple[int, int, int, int]:
+    readings, truth = synth_meters(3000, 30, 40, seed=11, real=real, negatives=0)
+    ranked = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    miners = [t for t in truth.to_pylist() if t["kind"] == "miner" and t["schedule"] == "24/7"
+              and t["kw"] >= 1.0]
+    caught = sum(ranked[t["meter_id"]]["verdict"] == "suspect" for t in miners)
+    miner_ids = {t["meter_id"] for t in truth.to_pylist()}
+    false_leads = sum(1 for m, r in ranked.items() if r["verdict"] == "suspect"
+                      and m not in miner_ids)
+    return caught, len(miners), false_leads, len(ranked) - len(miner_ids)
+
+
+def test_large_24_7_miners_are_all_found_with_almost_no_false_leads() -> None:
+    caught, total, false_leads, normal = large_miner_recall(None)
+    assert total >= 15 and caught == total
+    assert false_leads <= max(1, normal // 10_000)
+
+
+@pytest.mark.skipif(not REAL.exists(), reason="../shared/data/power is not beside this checkout")
+def test_on_real_household_curves_too() -> None:
+    caught, total, false_leads, normal = large_miner_recall(pq.read_table(REAL))
+    assert total >= 15 and caught == total
+    assert false_leads <= max(1, normal // 10_000)
+
+
+PHRASES = {"夜间基荷": "s_base", "阶跃": "s_step", "波动小": "s_stable", "负荷平直": "s_flat",
+           "夜间/白天": "s_night", "日均": "s_level"}
+
+
+def test_every_reason_is_backed_by_a_sub_score_of_its_row() -> None:
+    readings, _ = synth_meters(800, 30, 20, seed=4)
+    rows = detect_power(readings, connect("duckdb")).ranked.to_pylist()
+    suspects = [r for r in rows if r["verdict"] == "suspect"]
+    assert suspects
+    for r in suspects:
+        assert r["reasons"]
+        for phrase, column in PHRASES.items():
+            assert (phrase in r["reasons"]) == (r[column] > 0), (phrase, column, r)
+        assert r["est_kw"] is not None and r["est_kw"] > 0
+
+
+def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
+    readings, _ = synth_meters(200, 21, 6, seed=5)
+    reference = detect_power(readings, connect("duckdb")).ranked.to_pylist()
+    assert detect_power(readings, engine).ranked.to_pylist() == reference
+
+
+def test_the_cli_ranks_meters_and_joins_the_register(tmp_path: Path) -> None:
+    data = tmp_path / "m.parquet"
+    assert qingling(["synth", "meters", "--meters", "120", "--days", "14", "--miners", "3",
+                     "--out", str(data), "--real", str(tmp_path / "none.parquet")]) == 0
+    reg = tmp_path / "register.csv"
+    reg.write_text("meter_id,category,transformer_area\nM0000001,居民,台区 7\n")
+    out = tmp_path / "ranked.csv"
+    assert qingling(["detect", "power", str(data), "--register", str(reg), "--out",
+                     str(out)]) == 0
+    rows = list(pacsv.read_csv(out).to_pylist())
+    assert [r["rank"] for r in rows] == list(range(1, 121))
+    assert {"meter_id", "rank", "score", "verdict", "est_kw", "est_units", "onset",
+            "reasons", "category"} <= set(rows[0])
