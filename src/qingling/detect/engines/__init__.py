@@ -18,9 +18,14 @@ ENGINES = ("duckdb", "spark")
 
 class Engine:
     name: str
+    con: Any
 
     def table(self, data: pa.Table, name: str) -> Any:
         raise NotImplementedError
+
+    def read_parquet(self, paths: list[str]) -> Any:
+        """Parquet files as a table the engine scans itself (nothing loaded into Python)."""
+        return self.con.read_parquet(paths if len(paths) > 1 else paths[0])
 
     def execute(self, expr: Any) -> pa.Table:
         raise NotImplementedError

@@ -46,25 +46,25 @@ class PowerConfig:
             raise ValueError("suspect_at must be within (0, 1)")
 
 
-def prepare(readings: pa.Table) -> pa.Table:
-    """Add the local (Asia/Shanghai) day and hour of each reading and its mean kW."""
-    local = pc.add(readings["ts"].cast(pa.int64()), 8 * 3600 * 1_000_000)
-    day = pc.divide(local, 86_400 * 1_000_000).cast(pa.int32())
-    hour = pc.divide(pc.subtract(local, pc.multiply(day.cast(pa.int64()), 86_400 * 1_000_000)),
-                     3600 * 1_000_000).cast(pa.int8())
-    kw = pc.divide(pc.multiply(readings["kwh"], 60.0), readings["minutes"].cast(pa.float64()))
-    return readings.append_column("day", day).append_column("hour", hour).append_column("kw", kw)
-
-
 def daily_expr(t: ibis.Table) -> ibis.Table:
+    """Per meter and local (Asia/Shanghai) day.
+
+    Energy is summed as whole watt-hours and power kept as whole watts: integer sums are
+    exact in any order, so every engine (and every parallel plan) gives the same numbers to
+    the last bit. Day and hour come from integer arithmetic on epoch seconds."""
+    local = t.ts.epoch_seconds() + 8 * 3600
+    wh = (t.kwh * 1000.0).round().cast("int64")
+    w = (t.kwh * 60_000.0 / t.minutes.cast("float64")).round().cast("int64")
+    t = t.mutate(day=(local // 86_400).cast("int32"), hour=((local % 86_400) // 3600), wh=wh,
+                 w=w)
     night = (t.hour < 8) | (t.hour >= 22)
     return t.group_by(["meter_id", "day"]).aggregate(
-        kwh=t.kwh.sum().round(9),
+        wh=t.wh.sum(),
         readings=t.count(),
         minutes=t.minutes.max(),
-        kw_min=t.kw.min(),
-        kw_max=t.kw.max(),
-        night_kwh=ibis.ifelse(night, t.kwh, 0.0).sum().round(9),
+        w_min=t.w.min(),
+        w_max=t.w.max(),
+        night_wh=ibis.ifelse(night, t.wh, 0).sum(),
         night_n=ibis.ifelse(night, 1, 0).sum(),
     )
 
@@ -73,39 +73,41 @@ def meter_expr(d: ibis.Table, cfg: PowerConfig) -> ibis.Table:
     # Only complete days: a gap must not read as a low day (or a flat one).
     full = d.filter(d.readings * d.minutes >= 1440 * 0.9)
     day_n = full.readings - full.night_n
-    night_kw = full.night_kwh * 60.0 / ibis.greatest(full.night_n * full.minutes, 1)
-    day_kw = (full.kwh - full.night_kwh) * 60.0 / ibis.greatest(day_n * full.minutes, 1)
-    full = full.mutate(night_kw=night_kw, day_kw=day_kw)
+    # Mean watts at night and by day, whole watts (integer division keeps it exact).
+    night_w = (full.night_wh * 60) // ibis.greatest(full.night_n * full.minutes, 1)
+    day_w = ((full.wh - full.night_wh) * 60) // ibis.greatest(day_n * full.minutes, 1)
+    full = full.mutate(night_w=night_w, day_w=day_w, wh2=full.wh * full.wh)
     m = full.group_by("meter_id").aggregate(
         days=full.count(),
         first_day=full.day.min(),
         last_day=full.day.max(),
-        daily_kwh=full.kwh.mean(),
-        daily_sd=full.kwh.std(how="pop"),
-        min_kw=full.kw_min.mean(),
-        peak_kw=full.kw_max.mean(),
-        night_kw=full.night_kw.mean(),
-        day_kw=full.day_kw.mean(),
+        sum_wh=full.wh.sum(),
+        sum_wh2=full.wh2.sum(),
+        sum_min=full.w_min.sum(),
+        sum_max=full.w_max.sum(),
+        sum_night=full.night_w.sum(),
+        sum_day=full.day_w.sum(),
     )
-    mean_kw = m.daily_kwh / 24.0
-    cv = m.daily_sd / ibis.greatest(m.daily_kwh, 0.001)
-    flat = m.min_kw / ibis.greatest(m.peak_kw, 0.001)
-    night_ratio = m.night_kw / ibis.greatest(m.day_kw, 0.001)
+    n = m.days.cast("float64")
+    mean_wh = m.sum_wh.cast("float64") / n
+    var = ibis.greatest(m.sum_wh2.cast("float64") / n - mean_wh * mean_wh, 0.0)
+    daily_kwh = mean_wh / 1000.0
+    cv = var.sqrt() / ibis.greatest(mean_wh, 1.0)
+    flat = m.sum_min.cast("float64") / ibis.greatest(m.sum_max.cast("float64"), 1.0)
+    night_ratio = m.sum_night.cast("float64") / ibis.greatest(m.sum_day.cast("float64"), 1.0)
 
     def clamp(x: ibis.Value) -> ibis.Value:
         return ibis.greatest(ibis.least(x, 1.0), 0.0)
 
-    m = m.mutate(
-        mean_kw=mean_kw, cv=cv, flatness=flat, night_ratio=night_ratio,
-        s_flat=clamp((flat - 0.3) / 0.5),
-        s_stable=clamp((0.5 - cv) / 0.4),
-        s_night=clamp((night_ratio - 0.5) / 0.4),
-        s_level=clamp((m.daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0),
+    return m.select(
+        "meter_id", "days", "first_day", "last_day",
+        daily_kwh=daily_kwh.round(6), cv=cv.round(6), flatness=flat.round(6),
+        night_ratio=night_ratio.round(6),
+        s_flat=clamp((flat - 0.3) / 0.5).round(6),
+        s_stable=clamp((0.5 - cv) / 0.4).round(6),
+        s_night=clamp((night_ratio - 0.5) / 0.4).round(6),
+        s_level=clamp((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0).round(6),
     )
-    return m.mutate(mean_kw=mean_kw.round(6), cv=cv.round(6), flatness=flat.round(6),
-                    night_ratio=night_ratio.round(6), s_flat=m.s_flat.round(6),
-                    s_stable=m.s_stable.round(6), s_night=m.s_night.round(6),
-                    s_level=m.s_level.round(6))
 
 
 @dataclass(frozen=True)
@@ -126,7 +128,7 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     index = {m: i for i, m in enumerate(meters)}
     grid = np.full((len(meters), n_days), np.nan)
     rows = np.array([index[m] for m in daily["meter_id"].to_pylist()], dtype=np.int64)
-    grid[rows, daily["day"].to_numpy() - first_day] = daily["kw_min"].to_numpy()
+    grid[rows, daily["day"].to_numpy() - first_day] = daily["w_min"].to_numpy() / 1000.0
     padded = np.pad(grid, ((0, 0), (1, 1)), constant_values=np.nan)
     with np.errstate(all="ignore"):
         import warnings
@@ -176,13 +178,15 @@ class PowerResult:
     ranked: pa.Table
 
 
-def detect_power(readings: pa.Table, engine: Engine, *, cfg: PowerConfig | None = None,
-                 register: pa.Table | None = None,
+def detect_power(readings: pa.Table | Any, engine: Engine, *,
+                 cfg: PowerConfig | None = None,
                  say: Callable[[str], None] | None = None) -> PowerResult:
+    """Rank meters. ``readings`` is an Arrow table in the long form, or an engine table
+    (e.g. ``engine.read_parquet(path)``) so a city's data never has to fit in Python."""
     cfg = cfg or PowerConfig()
     note = say or (lambda _m: None)
     note("daily indicators")
-    t = engine.table(prepare(readings), "readings")
+    t = engine.table(readings, "readings") if isinstance(readings, pa.Table) else readings
     daily = engine.execute(daily_expr(t))
     note(f"meter indicators on {engine.name}")
     meters = engine.execute(meter_expr(engine.table(daily, "daily"), cfg)).sort_by("meter_id")
@@ -193,7 +197,10 @@ def detect_power(readings: pa.Table, engine: Engine, *, cfg: PowerConfig | None 
     first = pc.min(meters["first_day"]).as_py()
     n_days = pc.max(meters["last_day"]).as_py() - first + 1
     ids = meters["meter_id"].to_pylist()
-    daily_kept = daily.filter(pc.is_in(daily["meter_id"], value_set=meters["meter_id"]))
+    # The same complete days the indicators used.
+    complete = pc.greater_equal(pc.multiply(daily["readings"], daily["minutes"]), 1440 * 0.9)
+    daily_kept = daily.filter(pc.and_(complete, pc.is_in(daily["meter_id"],
+                                                         value_set=meters["meter_id"])))
     loads = base_loads(daily_kept, ids, first, n_days)
     out = []
     for r in meters.to_pylist():

@@ -119,7 +119,7 @@ def synth_meters(meters: int, days: int, miners: int, *, seed: int = 1,
     kwh = np.concatenate(base) * STEP_MIN / 60
     readings = pa.table({
         "meter_id": pa.array(ids, pa.string()),
-        "ts": pa.array(np.tile(ts, meters), pa.timestamp("us", tz="UTC")),
+        "ts": pa.array(np.tile(ts, meters), pa.timestamp("us")),  # UTC
         "kwh": pa.array(np.round(kwh, 4), pa.float64()),
         "minutes": pa.array(np.full(len(kwh), STEP_MIN, np.int32)),
     })
