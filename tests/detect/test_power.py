@@ -128,3 +128,13 @@ def test_the_cli_ranks_meters_and_joins_the_register(tmp_path: Path) -> None:
     assert [r["rank"] for r in rows] == list(range(1, 121))
     assert {"meter_id", "rank", "score", "verdict", "est_kw", "est_units", "onset",
             "reasons", "category"} <= set(rows[0])
+
+
+def test_parquet_read_by_the_engine_ranks_like_arrow_input(tmp_path: Path) -> None:
+    readings, _ = synth_meters(150, 14, 4, seed=9)
+    f = tmp_path / "m.parquet"
+    pq.write_table(readings, f)
+    engine = connect("duckdb")
+    from_arrow = detect_power(readings, engine).ranked.to_pylist()
+    from_parquet = detect_power(engine.read_parquet([str(f)]), engine).ranked.to_pylist()
+    assert from_parquet == from_arrow
