@@ -117,6 +117,7 @@ class BaseLoad:
     step_day: int  # index of the first day after the step
     strength: float  # step over the within-segment spread
     after_kw: float  # base load since the step
+    after_cv: float  # day-to-day spread of that base load since the step
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
@@ -151,14 +152,20 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     for m, i in index.items():
         if n_days < 2 or not np.any(jump[i]):
             out[m] = BaseLoad(round(float(np.nan_to_num(base[i])), 6), 0.0, 0, 0.0,
-                              round(float(np.nan_to_num(base[i])), 6))
+                              round(float(np.nan_to_num(base[i])), 6), 1.0)
             continue
         k = int(np.argmax(np.abs(jump[i])))
         seg = np.where(np.arange(n_days) <= k, before[i, k], after[i, k])
         spread = np.nanmedian(np.abs(smooth[i] - seg)) * 1.4826
         strength = abs(jump[i, k]) / max(spread, 0.05)
+        tail = smooth[i, k + 1 :]
+        tail = tail[~np.isnan(tail)]
+        # Robust (MAD) spread: a reboot day or two must not make a steady base look unsteady.
+        after_cv = (float(1.4826 * np.median(np.abs(tail - np.median(tail)))
+                          / max(float(np.median(tail)), 0.05)) if len(tail) else 1.0)
         out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump[i, k]), 6), k + 1,
-                          round(float(strength), 6), round(float(after[i, k]), 6))
+                          round(float(strength), 6), round(float(after[i, k]), 6),
+                          round(after_cv, 6))
     return out
 
 
@@ -213,8 +220,12 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         score = round(cfg.w_base * s_base + cfg.w_flat * r["s_flat"]
                       + cfg.w_stable * r["s_stable"] + cfg.w_night * r["s_night"]
                       + cfg.w_level * r["s_level"] + cfg.w_step * s_step, 6)
-        verdict = "suspect" if score >= cfg.suspect_at and base_now >= cfg.min_base_kw \
-            else "normal"
+        # A high base alone is a heater or a pump as often as a miner: a lead also needs a
+        # mining shape: a flat day, a steady day-to-day total, or a base that has held
+        # steady since it stepped up.
+        shaped = r["s_flat"] > 0 or r["s_stable"] > 0 or (stepped and b.after_cv <= 0.15)
+        verdict = ("suspect" if score >= cfg.suspect_at and base_now >= cfg.min_base_kw
+                   and shaped else "normal")
         est_kw = b.step_kw if stepped else max(0.0, b.base_kw - HOUSE_BASE_KW)
         fit = fit_units(est_kw) if verdict == "suspect" else None
         onset = (date(1970, 1, 1) + timedelta(days=first + b.step_day)) if stepped else None
