@@ -66,6 +66,9 @@ def daily_expr(t: ibis.Table) -> ibis.Table:
         w_max=t.w.max(),
         night_wh=ibis.ifelse(night, t.wh, 0).sum(),
         night_n=ibis.ifelse(night, 1, 0).sum(),
+        # The lowest power over the whole 22:00–08:00 window: a valley-only miner keeps it
+        # up all night; storage heaters and night EV charging switch off within it.
+        night_w_min=t.w.min(where=night),
     )
 
 
@@ -118,6 +121,7 @@ class BaseLoad:
     strength: float  # step over the within-segment spread
     after_kw: float  # base load since the step
     after_cv: float  # day-to-day spread of that base load since the step
+    night_kw: float  # median over days of the lowest power in 22:00–08:00
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
@@ -129,7 +133,10 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     index = {m: i for i, m in enumerate(meters)}
     grid = np.full((len(meters), n_days), np.nan)
     rows = np.array([index[m] for m in daily["meter_id"].to_pylist()], dtype=np.int64)
-    grid[rows, daily["day"].to_numpy() - first_day] = daily["w_min"].to_numpy() / 1000.0
+    cols = daily["day"].to_numpy() - first_day
+    grid[rows, cols] = daily["w_min"].to_numpy() / 1000.0
+    night = np.full((len(meters), n_days), np.nan)
+    night[rows, cols] = pc.fill_null(daily["night_w_min"], 0).to_numpy() / 1000.0
     padded = np.pad(grid, ((0, 0), (1, 1)), constant_values=np.nan)
     with np.errstate(all="ignore"):
         import warnings
@@ -140,6 +147,7 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
                                   axis=0)
             smooth[np.isnan(grid)] = np.nan
             base = np.nanmedian(smooth, axis=1)
+            night_base = np.nan_to_num(np.nanmedian(night, axis=1))
             filled = np.where(np.isnan(smooth), 0.0, smooth)
             have = (~np.isnan(smooth)).astype(float)
             c_sum, c_n = np.cumsum(filled, axis=1), np.cumsum(have, axis=1)
@@ -152,7 +160,8 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     for m, i in index.items():
         if n_days < 2 or not np.any(jump[i]):
             out[m] = BaseLoad(round(float(np.nan_to_num(base[i])), 6), 0.0, 0, 0.0,
-                              round(float(np.nan_to_num(base[i])), 6), 1.0)
+                              round(float(np.nan_to_num(base[i])), 6), 1.0,
+                              round(float(night_base[i]), 6))
             continue
         k = int(np.argmax(np.abs(jump[i])))
         seg = np.where(np.arange(n_days) <= k, before[i, k], after[i, k])
@@ -165,7 +174,7 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
                           / max(float(np.median(tail)), 0.05)) if len(tail) else 1.0)
         out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump[i, k]), 6), k + 1,
                           round(float(strength), 6), round(float(after[i, k]), 6),
-                          round(after_cv, 6))
+                          round(after_cv, 6), round(float(night_base[i]), 6))
     return out
 
 
@@ -214,8 +223,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         b = loads[r["meter_id"]]
         stepped = b.strength >= 4 and b.step_kw >= 0.5
         s_step = min(max((b.step_kw - 0.5) / 2.5, 0.0), 1.0) if stepped else 0.0
-        # Since a step, judge the load as it is now.
-        base_now = b.after_kw if stepped else b.base_kw
+        # Since a step, judge the load as it is now; a load held all night counts as base
+        # too (valley-only mining, 22:00–08:00, at the cheap tariff).
+        base_now = max(b.after_kw if stepped else b.base_kw, b.night_kw)
         s_base = min(max((base_now - 0.3) / 1.2, 0.0), 1.0)
         score = round(cfg.w_base * s_base + cfg.w_flat * r["s_flat"]
                       + cfg.w_stable * r["s_stable"] + cfg.w_night * r["s_night"]
@@ -226,7 +236,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         shaped = r["s_flat"] > 0 or r["s_stable"] > 0 or (stepped and b.after_cv <= 0.15)
         verdict = ("suspect" if score >= cfg.suspect_at and base_now >= cfg.min_base_kw
                    and shaped else "normal")
-        est_kw = b.step_kw if stepped else max(0.0, b.base_kw - HOUSE_BASE_KW)
+        est_kw = b.step_kw if stepped else max(0.0, base_now - HOUSE_BASE_KW)
         fit = fit_units(est_kw) if verdict == "suspect" else None
         onset = (date(1970, 1, 1) + timedelta(days=first + b.step_day)) if stepped else None
         row = dict(r, base_kw=base_now, s_base=s_base)
