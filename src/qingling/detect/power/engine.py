@@ -122,6 +122,7 @@ class BaseLoad:
     after_kw: float  # base load since the step
     after_cv: float  # day-to-day spread of that base load since the step
     night_kw: float  # median over days of the lowest power in 22:00–08:00
+    weekend_kw: float  # median over Saturdays and Sundays of the daily minimum
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
@@ -148,6 +149,10 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
             smooth[np.isnan(grid)] = np.nan
             base = np.nanmedian(smooth, axis=1)
             night_base = np.nan_to_num(np.nanmedian(night, axis=1))
+            # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
+            weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
+            weekend_base = (np.nan_to_num(np.nanmedian(grid[:, weekend], axis=1))
+                            if weekend.sum() >= 2 else np.zeros(len(meters)))
             filled = np.where(np.isnan(smooth), 0.0, smooth)
             have = (~np.isnan(smooth)).astype(float)
             c_sum, c_n = np.cumsum(filled, axis=1), np.cumsum(have, axis=1)
@@ -161,7 +166,7 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
         if n_days < 2 or not np.any(jump[i]):
             out[m] = BaseLoad(round(float(np.nan_to_num(base[i])), 6), 0.0, 0, 0.0,
                               round(float(np.nan_to_num(base[i])), 6), 1.0,
-                              round(float(night_base[i]), 6))
+                              round(float(night_base[i]), 6), round(float(weekend_base[i]), 6))
             continue
         k = int(np.argmax(np.abs(jump[i])))
         seg = np.where(np.arange(n_days) <= k, before[i, k], after[i, k])
@@ -174,7 +179,8 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
                           / max(float(np.median(tail)), 0.05)) if len(tail) else 1.0)
         out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump[i, k]), 6), k + 1,
                           round(float(strength), 6), round(float(after[i, k]), 6),
-                          round(after_cv, 6), round(float(night_base[i]), 6))
+                          round(after_cv, 6), round(float(night_base[i]), 6),
+                          round(float(weekend_base[i]), 6))
     return out
 
 
@@ -223,17 +229,19 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         b = loads[r["meter_id"]]
         stepped = b.strength >= 4 and b.step_kw >= 0.5
         s_step = min(max((b.step_kw - 0.5) / 2.5, 0.0), 1.0) if stepped else 0.0
-        # Since a step, judge the load as it is now; a load held all night counts as base
-        # too (valley-only mining, 22:00–08:00, at the cheap tariff).
-        base_now = max(b.after_kw if stepped else b.base_kw, b.night_kw)
+        # Since a step, judge the load as it is now; a load held all night (valley-only
+        # mining at the cheap tariff) or all weekend counts as base too.
+        base_now = max(b.after_kw if stepped else b.base_kw, b.night_kw, b.weekend_kw)
         s_base = min(max((base_now - 0.3) / 1.2, 0.0), 1.0)
         score = round(cfg.w_base * s_base + cfg.w_flat * r["s_flat"]
                       + cfg.w_stable * r["s_stable"] + cfg.w_night * r["s_night"]
                       + cfg.w_level * r["s_level"] + cfg.w_step * s_step, 6)
         # A high base alone is a heater or a pump as often as a miner: a lead also needs a
-        # mining shape: a flat day, a steady day-to-day total, or a base that has held
-        # steady since it stepped up.
-        shaped = r["s_flat"] > 0 or r["s_stable"] > 0 or (stepped and b.after_cv <= 0.15)
+        # mining shape: a flat day, a steady day-to-day total, a base that has held steady
+        # since it stepped up, or a plateau held all night or all weekend.
+        plateau = max(b.night_kw, b.weekend_kw) >= 2 * max(b.base_kw, 0.1)
+        shaped = (r["s_flat"] > 0 or r["s_stable"] > 0 or (stepped and b.after_cv <= 0.15)
+                  or plateau)
         verdict = ("suspect" if score >= cfg.suspect_at and base_now >= cfg.min_base_kw
                    and shaped else "normal")
         est_kw = b.step_kw if stepped else max(0.0, base_now - HOUSE_BASE_KW)

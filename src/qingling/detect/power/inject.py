@@ -52,7 +52,7 @@ def _real_curves(real: pa.Table, rng: np.random.Generator, n: int, days: int) ->
 
 
 def _miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
-              schedule: str, onset: int) -> np.ndarray:
+              schedule: str, onset: int, first_weekday: int) -> np.ndarray:
     n = days * PER_DAY
     each = device_kw * rng.uniform(0.95, 1.05)
     kw = np.full(n, units * each) * (1 + rng.normal(0, 0.015, n))
@@ -61,7 +61,7 @@ def _miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
     if schedule == "valley":
         kw[(hour >= 8) & (hour < 22)] = 0
     elif schedule == "weekends":
-        weekday = (np.arange(n) // PER_DAY) % 7
+        weekday = (first_weekday + np.arange(n) // PER_DAY) % 7  # calendar: Monday = 0
         kw[weekday < 5] = 0
     dips = rng.random(n) < 0.003  # reboots
     kw[dips] *= rng.uniform(0.0, 0.5, dips.sum())
@@ -96,13 +96,14 @@ def synth_meters(meters: int, days: int, miners: int, *, seed: int = 1,
     base = (_real_curves(real, rng, meters, days) if real is not None
             else [_household(rng, days) for _ in range(meters)])
     order = rng.permutation(meters)
+    day0 = (start or datetime(2026, 10, 1, tzinfo=UTC)).date()
     truth = []
     for j, i in enumerate(order[:miners]):
         device = DEVICES[rng.integers(len(DEVICES))]
         units = int(min(300, max(1, rng.lognormal(0.3, 1.0))))
         schedule = SCHEDULES[0] if rng.random() < 0.7 else SCHEDULES[1 + rng.integers(2)]
         onset = int(rng.integers(0, max(1, days // 2))) if rng.random() < 0.5 else 0
-        add = _miner_kw(rng, days, units, device.kw, schedule, onset)
+        add = _miner_kw(rng, days, units, device.kw, schedule, onset, day0.weekday())
         base[i] = base[i] + add
         truth.append({"meter_id": f"M{i:07d}", "kind": "miner", "device": device.name,
                       "units": units, "kw": round(units * device.kw, 2), "schedule": schedule,
