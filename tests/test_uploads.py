@@ -67,3 +67,17 @@ def test_a_pdf_is_a_document(people: Personas, case_a: Case) -> None:
     ev = evidence_add(case_id=case_a.pk, actor=people.county_a,
                       stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"), original_name="report")
     assert ev.kind == "document" and ev.content_type == "application/pdf"
+
+
+def test_opening_evidence_is_audited(people: Personas, case_a: Case) -> None:
+    from django.test import Client
+    from django.urls import reverse
+
+    ev = evidence_add(case_id=case_a.pk, actor=people.county_a, stream=io.BytesIO(png_bytes()),
+                      original_name="site.png")
+    c = Client()
+    c.force_login(people.city)
+    resp = c.get(reverse("evidence_download", args=[ev.pk]))
+    assert resp.status_code == 200 and b"".join(resp.streaming_content) == png_bytes()
+    entry = case_a.audit.get(action="download")
+    assert entry.actor == people.city and entry.data["sha256"] == ev.sha256

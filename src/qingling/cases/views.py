@@ -267,6 +267,9 @@ def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse | 
     path = Path(settings.MEDIA_ROOT) / ev.storage_path
     if not path.is_file():
         raise Http404(_("The stored file is missing."))
+    # Evidence can show people and homes: who opened which file is kept.
+    audit_record(actor=request.user, action="download", obj=ev, case=ev.case,
+                 data={"sha256": ev.sha256})
     resp = FileResponse(path.open("rb"), content_type=ev.content_type)
     inline = ev.content_type.startswith("image/") or ev.content_type == "application/pdf"
     resp["Content-Disposition"] = (

@@ -14,6 +14,7 @@ _ACTIONS = {
     "rebound": N_("Rebound: back on a list after clearance"),
     "visit": N_("On-site visit recorded"),
     "evidence": N_("Evidence uploaded"),
+    "download": N_("Evidence opened"),
 }
 
 
