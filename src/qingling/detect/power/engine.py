@@ -123,6 +123,7 @@ class BaseLoad:
     after_cv: float  # day-to-day spread of that base load since the step
     night_kw: float  # median over days of the lowest power in 22:00–08:00
     weekend_kw: float  # median over Saturdays and Sundays of the daily minimum
+    step_kwh: float  # rise of the mean daily energy across the step (kWh/day)
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
@@ -136,6 +137,8 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     rows = np.array([index[m] for m in daily["meter_id"].to_pylist()], dtype=np.int64)
     cols = daily["day"].to_numpy() - first_day
     grid[rows, cols] = daily["w_min"].to_numpy() / 1000.0
+    energy = np.full((len(meters), n_days), np.nan)
+    energy[rows, cols] = daily["wh"].to_numpy() / 1000.0
     night = np.full((len(meters), n_days), np.nan)
     night[rows, cols] = pc.fill_null(daily["night_w_min"], 0).to_numpy() / 1000.0
     padded = np.pad(grid, ((0, 0), (1, 1)), constant_values=np.nan)
@@ -166,7 +169,8 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
         if n_days < 2 or not np.any(jump[i]):
             out[m] = BaseLoad(round(float(np.nan_to_num(base[i])), 6), 0.0, 0, 0.0,
                               round(float(np.nan_to_num(base[i])), 6), 1.0,
-                              round(float(night_base[i]), 6), round(float(weekend_base[i]), 6))
+                              round(float(night_base[i]), 6), round(float(weekend_base[i]), 6),
+                              0.0)
             continue
         k = int(np.argmax(np.abs(jump[i])))
         seg = np.where(np.arange(n_days) <= k, before[i, k], after[i, k])
@@ -177,10 +181,13 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
         # Robust (MAD) spread: a reboot day or two must not make a steady base look unsteady.
         after_cv = (float(1.4826 * np.median(np.abs(tail - np.median(tail)))
                           / max(float(np.median(tail)), 0.05)) if len(tail) else 1.0)
+        e_before, e_after = energy[i, : k + 1], energy[i, k + 1 :]
+        step_kwh = (float(np.nanmean(e_after) - np.nanmean(e_before))
+                    if np.any(~np.isnan(e_before)) and np.any(~np.isnan(e_after)) else 0.0)
         out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump[i, k]), 6), k + 1,
                           round(float(strength), 6), round(float(after[i, k]), 6),
                           round(after_cv, 6), round(float(night_base[i]), 6),
-                          round(float(weekend_base[i]), 6))
+                          round(float(weekend_base[i]), 6), round(step_kwh, 6))
     return out
 
 
@@ -227,7 +234,10 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     out = []
     for r in meters.to_pylist():
         b = loads[r["meter_id"]]
-        stepped = b.strength >= 4 and b.step_kw >= 0.5
+        # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that
+        # lifts the night minimum but cycles by day does not.
+        stepped = (b.strength >= 4 and b.step_kw >= 0.5
+                   and b.step_kwh >= 0.7 * 24 * b.step_kw)
         s_step = min(max((b.step_kw - 0.5) / 2.5, 0.0), 1.0) if stepped else 0.0
         # Since a step, judge the load as it is now; a load held all night (valley-only
         # mining at the cheap tariff) or all weekend counts as base too.
