@@ -29,10 +29,10 @@ def rss_mb() -> float:
 
 def city_day(rows: int, miners: int, workdir: Path) -> None:
     import duckdb
-    import pyarrow.parquet as pq
 
     from qingling.detect.engines import connect
-    from qingling.detect.network.engine import detect_network
+    from qingling.detect.network.engine import INPUT_COLUMNS, detect_network
+    from qingling.detect.readers.flows import read_flows
 
     day = workdir / "day.parquet"
     t = time.perf_counter()
@@ -51,7 +51,8 @@ def city_day(rows: int, miners: int, workdir: Path) -> None:
     con.close()
 
     t = time.perf_counter()
-    flows = pq.read_table(day)
+    # Read as `qingling detect network` reads: the columns detection uses.
+    flows = read_flows(day, columns=INPUT_COLUMNS)
     result = detect_network(flows, connect("duckdb"))
     detect = time.perf_counter() - t
     import pyarrow.csv as pacsv

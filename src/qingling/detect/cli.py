@@ -38,7 +38,7 @@ def detect_network_main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from qingling.detect.engines import ENGINES, connect
-    from qingling.detect.network.engine import detect_network
+    from qingling.detect.network.engine import INPUT_COLUMNS, detect_network
     from qingling.detect.network.names import PoolList
     from qingling.detect.readers import FORMATS, read_many
     from qingling.detect.readers.common import ReaderError, ReadStats
@@ -61,7 +61,7 @@ def detect_network_main(argv: list[str]) -> int:
                 all_stats.append(s)
                 bar.update(1)
 
-            flows = read_many(args.inputs, args.input_format, on_file=done)
+            flows = read_many(args.inputs, args.input_format, on_file=done, columns=INPUT_COLUMNS)
         pools = PoolList.load(args.pool_list) if args.pool_list else PoolList.load()
     except (ReaderError, ValueError) as exc:
         print(f"qingling detect network: {exc}", file=sys.stderr)

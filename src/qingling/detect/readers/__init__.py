@@ -63,9 +63,11 @@ def sniff_format(path: Path) -> str:
 
 
 def read_many(paths: list[Path], fmt: str = "auto",
-              on_file: Callable[[ReadStats], None] | None = None) -> pa.Table:
+              on_file: Callable[[ReadStats], None] | None = None,
+              columns: tuple[str, ...] | None = None) -> pa.Table:
     """Read every input (Zeek logs of one capture are read together so ssl/http/dns join
-    their conn.log) and concatenate the canonical flows."""
+    their conn.log) and concatenate the canonical flows. ``columns`` names the canonical
+    columns the caller uses: canonical Parquet is then read for those alone."""
     for p in paths:
         if not p.exists():
             raise ReaderError(f"{p}: no such file")
@@ -83,13 +85,14 @@ def read_many(paths: list[Path], fmt: str = "auto",
         if kinds[p] == "zeek":
             continue
         stats = ReadStats(str(p))
-        tables.append(read_one(p, kinds[p], stats))
+        tables.append(read_one(p, kinds[p], stats, columns))
         if on_file:
             on_file(stats)
     return pa.concat_tables(tables) if tables else pa.table({})
 
 
-def read_one(path: Path, fmt: str, stats: ReadStats) -> pa.Table:
+def read_one(path: Path, fmt: str, stats: ReadStats,
+             columns: tuple[str, ...] | None = None) -> pa.Table:
     if fmt == "pcap":
         from qingling.detect.readers.pcap import read_pcap
 
@@ -109,7 +112,7 @@ def read_one(path: Path, fmt: str, stats: ReadStats) -> pa.Table:
     if fmt == "flows":
         from qingling.detect.readers.flows import read_flows
 
-        return read_flows(path, stats)
+        return read_flows(path, stats, columns)
     if fmt == "zeek":
         from qingling.detect.readers.zeek import read_zeek
 
