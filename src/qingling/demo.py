@@ -18,7 +18,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from qingling.common.weeks import IsoWeek
+from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.geo.models import Division
 
 DEMO_PASSWORD = "qingling-demo"  # noqa: S105 - printed to the operator on purpose
@@ -248,9 +248,10 @@ def walk_case(case_id: int, until: str, at: datetime, now: datetime) -> None:
     for step in STEPS[: STEPS.index(until) + 1]:
         at = min(at + timedelta(hours=2), now)
         if step == "visit":
+            machines = random.Random(case_id).randint(1, 12)
             visit_record(case_id=case_id, actor=officer.user, visited_at=at, found_mining=True,
-                         machine_count=random.Random(case_id).randint(1, 12),
-                         machine_model="Antminer S19", power_kw=Decimal("3.25"),
+                         machine_count=machines, machine_model="Antminer S19",
+                         power_kw=Decimal("3.25") * machines,
                          machines_seized=1, power_cut=True, notes="现场发现矿机，已断电扣押。")
         elif step == "evidence":
             evidence_add(case_id=case_id, actor=officer.user, stream=io.BytesIO(demo_photo()),
@@ -277,3 +278,33 @@ def demo_walk(week: IsoWeek, now: datetime, *, share: float, clear_every: int) -
         walk_case(case_id, until, start + timedelta(hours=i), now)
         walked += 1
     return walked
+
+
+def demo_tariff_accounts(now: datetime, limit: int = 3) -> int:
+    """Register a few confirmed sites' electricity accounts with their last two monthly
+    bills (kW × 24 h × days), so the surcharge register and metered energy have data."""
+    from qingling.cases.models import Case, SiteVisit
+    from qingling.supervision.models import BillingCycle, TariffAccount
+
+    made = 0
+    local = now.astimezone(SHANGHAI).date()
+    this_month = local.replace(day=1)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    for case in Case.objects.filter(visits__found_mining=True).distinct().order_by("id")[:limit]:
+        visit = SiteVisit.objects.filter(case=case, found_mining=True).first()
+        if visit is None or visit.power_kw is None:
+            continue
+        acct, created = TariffAccount.objects.get_or_create(
+            account_no=f"33{case.pk:08d}",
+            defaults={"case": case, "holder": case.subject_name, "address": case.address,
+                      "mining_from": last_month + timedelta(days=9),
+                      "mining_to": visit.visited_at.astimezone(SHANGHAI).date(),
+                      "mixed_use": case.pk % 2 == 0})
+        made += created
+        for start, end in ((last_month, this_month - timedelta(days=1)),
+                           (this_month, local)):
+            days = (end - start).days + 1
+            BillingCycle.objects.get_or_create(
+                account=acct, start=start,
+                defaults={"end": end, "kwh": visit.power_kw * 24 * days + 150})
+    return made

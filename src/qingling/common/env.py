@@ -59,3 +59,21 @@ def env_time(name: str, default: time) -> time:
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     return Path(raw).expanduser().resolve() if raw else default
+
+
+def env_optional_path(name: str) -> Path | None:
+    """A file the deployer may supply; it must exist when named."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file():
+        raise SettingError(f"{name}={raw!r}: no such file")
+    return path
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    raw = os.environ.get(name, default).strip().lower()
+    if raw not in choices:
+        raise SettingError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
+    return raw

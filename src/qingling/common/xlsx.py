@@ -27,17 +27,23 @@ def safe_cell(value: Any) -> Any:
 
 
 def build_xlsx(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    return build_workbook([(title, headers, rows)])
+
+
+def build_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[Any]]]]) -> bytes:
+    """Several sheets, each (title, headers, rows), with bold headers and safe cells."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=title[:31])
     bold = Font(bold=True)
-    header_cells = []
-    for h in headers:
-        c = WriteOnlyCell(ws, value=h)
-        c.font = bold
-        header_cells.append(c)
-    ws.append(header_cells)
-    for row in rows:
-        ws.append([safe_cell(v) for v in row])
+    for title, headers, rows in sheets:
+        ws = wb.create_sheet(title=title[:31])
+        header_cells = []
+        for h in headers:
+            c = WriteOnlyCell(ws, value=h)
+            c.font = bold
+            header_cells.append(c)
+        ws.append(header_cells)
+        for row in rows:
+            ws.append([safe_cell(v) for v in row])
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -11,7 +11,16 @@ from typing import Any
 import dj_database_url
 import django_stubs_ext
 
-from qingling.common.env import env_bool, env_int, env_path, env_str, env_time, env_weekday
+from qingling.common.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_optional_path,
+    env_path,
+    env_str,
+    env_time,
+    env_weekday,
+)
 
 # Lets admin classes be written ModelAdmin[Model] for the type checker.
 django_stubs_ext.monkeypatch()
@@ -24,6 +33,16 @@ QINGLING_CITY_CODE: str = env_str("QINGLING_CITY_CODE", "330400")
 # Asia/Shanghai. Default Friday 18:00, as in "每周五实现上一批重点名单清零".
 QINGLING_CUTOFF_WEEKDAY: int = env_weekday("QINGLING_CUTOFF_WEEKDAY", 5)
 QINGLING_CUTOFF_TIME: time = env_time("QINGLING_CUTOFF_TIME", time(18, 0))
+# Supervision: the organ that issues bulletins, its document-number prefix, the province
+# whose surcharge applies, and the unit the dual-control assessment is read in.
+QINGLING_ORGAN_NAME: str = env_str("QINGLING_ORGAN_NAME", "嘉兴市整治虚拟货币“挖矿”活动工作专班")
+QINGLING_DOC_PREFIX: str = env_str("QINGLING_DOC_PREFIX", "嘉挖专班")
+QINGLING_PROVINCE_CODE: str = env_str("QINGLING_PROVINCE_CODE", "330000")
+QINGLING_ASSESSMENT_METRIC: str = env_choice("QINGLING_ASSESSMENT_METRIC", ("tce", "tco2", "kwh"),
+                                             "tce")
+# A GeoJSON of the counties' real boundaries, supplied by the deployer (an approved map);
+# without it the dashboard map is schematic.
+QINGLING_MAP_GEOJSON: Path | None = env_optional_path("QINGLING_MAP_GEOJSON")
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1024)
 
@@ -61,6 +80,7 @@ INSTALLED_APPS = [
     "qingling.org",
     "qingling.cases",
     "qingling.intake",
+    "qingling.supervision",
 ]
 
 MIDDLEWARE = [

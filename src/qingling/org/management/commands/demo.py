@@ -9,9 +9,17 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from qingling.common.weeks import IsoWeek
-from qingling.demo import DEMO_PASSWORD, DEMO_USERS, demo_files, demo_walk
+from qingling.demo import (
+    DEMO_PASSWORD,
+    DEMO_USERS,
+    demo_files,
+    demo_tariff_accounts,
+    demo_walk,
+)
 from qingling.intake.services import import_list
 from qingling.org.services import user_provision
+from qingling.supervision.bulletin import issue
+from qingling.supervision.services import weekly_close
 
 
 class Command(BaseCommand):
@@ -41,10 +49,19 @@ class Command(BaseCommand):
                 self._import(files[name], list_type, week)
             n = demo_walk(last, now, share=1.0, clear_every=1)
             self.stdout.write(f"  walked {n} of last week's key-list cases")
+            demo_tariff_accounts(now)
+            close, _ = weekly_close(last, now)
+            self.stdout.write(f"  closed {last}: {close.figures['city']['key_on_time']} of "
+                              f"{close.figures['city']['key_received']} key-list items on time")
             for name, list_type, week in [("key_this", "key", this), ("stock_this", "stock", this)]:
                 self._import(files[name], list_type, week)
             n = demo_walk(this, now, share=0.7, clear_every=5)
             self.stdout.write(f"  walked {n} of this week's key-list cases part-way")
+            files_out = issue(last, home / "bulletins", now)
+            self.stdout.write(f"  bulletin {files_out.doc_number}: {files_out.docx}")
+            self.stdout.write(f"  annex: {files_out.xlsx}")
+            self.stdout.write(f"  PDF: {files_out.pdf}" if files_out.pdf
+                              else f"  {files_out.pdf_message}")
             marker.write_text(now.isoformat())
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for username, _role, _county, _dept, name in DEMO_USERS:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from qingling.cases.reference import rules_load
 from qingling.geo.services import DATA_DIR, divisions_load
 from qingling.org.services import departments_load
+from qingling.supervision.services import reference_load
 
 
 class Command(BaseCommand):
@@ -29,9 +30,11 @@ class Command(BaseCommand):
         div = divisions_load(opts["divisions"])
         dep = departments_load()
         rules = rules_load()
+        ref = reference_load()
         self.stdout.write(
             f"database ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}); "
             f"divisions: {div['counties']} counties, {div['townships']} townships, "
             f"{div['zones']} zones; departments added: {dep['departments']}, "
-            f"routes added: {dep['routes']}; classification rules added: {rules}"
+            f"routes added: {dep['routes']}; classification rules added: {rules}; "
+            f"energy coefficients added: {ref['factors']}, surcharge rates added: {ref['rates']}"
         )

@@ -1,0 +1,466 @@
+"""The weekly bulletin (通报) as an official document in GB/T 9704-2012 layout, its XLSX
+annex with the item-level tables, and a PDF through LibreOffice when it is installed.
+
+Everything printed comes from the frozen weekly close (``WeeklyClose.figures``): the same
+numbers the dashboard shows. Wording comes from ``TextTemplate`` rows an administrator can
+edit; the defaults are below.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.template import Context, Template
+from docx import Document
+from docx.enum.section import WD_ORIENT
+from docx.enum.table import WD_TABLE_ALIGNMENT
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_LINE_SPACING
+from docx.oxml import OxmlElement
+from docx.oxml.ns import qn
+from docx.shared import Mm, Pt, RGBColor
+
+from qingling.common.weeks import SHANGHAI, IsoWeek
+from qingling.common.xlsx import build_workbook
+from qingling.supervision import charts
+from qingling.supervision import figures as fig
+from qingling.supervision.models import Bulletin, Escalation, TextTemplate, WeeklyClose
+from qingling.supervision.services import next_document_number
+
+# GB/T 9704-2012: A4; top 37 mm, binding (left) 28 mm; text block 156 × 225 mm;
+# 22 lines × 28 characters of 3号 (16 pt) type.
+PAGE_W, PAGE_H = 210, 297
+TOP, BOTTOM, LEFT, RIGHT = 37, 35, 28, 26
+LINE_PITCH_PT = 225 / 22 / 25.4 * 72  # 28.99 pt
+CHAR_PITCH_PT = 156 / 28 / 25.4 * 72  # 15.79 pt
+TITLE_FONT, BODY_FONT = "方正小标宋简体", "仿宋_GB2312"
+H1_FONT, H2_FONT, PAGE_FONT = "黑体", "楷体_GB2312", "宋体"
+RED = RGBColor(0xFF, 0x00, 0x00)
+
+DEFAULT_TEXTS = {
+    "title": "关于{{ week_label }}虚拟货币“挖矿”活动整治工作情况的通报",
+    "recipients": "各县（市、区）整治虚拟货币“挖矿”活动工作专班，市级有关单位：",
+    "opening": "现将{{ week_label }}全市虚拟货币“挖矿”活动整治工作情况通报如下。",
+    "overall": (
+        "本周全市重点名单应清零{{ city.key_received }}条，按期清零{{ city.key_on_time }}条，"
+        "逾期清零{{ city.key_late }}条，逾期未清零{{ city.key_overdue }}条，按期清零率"
+        "{{ city_rate }}。存量名单现有{{ city.stock_open }}条{{ city_stock_change }}。"
+        "本周新增线索{{ city.new_cases }}条，反弹{{ city.rebounds }}条，收缴矿机"
+        "{{ city.machines_seized }}台。"
+    ),
+    "key": (
+        "各县（市、区）重点名单清零情况见表1。{% if laggards %}{{ laggards }}按期清零率未达"
+        "100%。{% else %}各地均按期完成清零。{% endif %}"
+    ),
+    "overdue": (
+        "{% if interviews %}对逾期未清零的{{ interviews|length }}项重点名单事项，"
+        "拟约谈相关责任单位主要负责人（见表2）。{% else %}本周无逾期未清零事项。{% endif %}"
+    ),
+    "stock": (
+        "{% if risers %}{{ risers }}存量名单不减反增，予以全市通报，并通报所在地政府领导。"
+        "{% else %}各地存量名单均未增加。{% endif %}"
+    ),
+    "energy": (
+        "截至本周，已核实挖矿场所{{ city.energy_sites }}处（其中新发现项目"
+        "{{ city.new_projects }}处，能耗加倍计算），计入能耗双控考核电量{{ city.counted_kwh }}"
+        "千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。挖矿用电执行惩罚性电价，"
+        "加价标准见附件。"
+    ),
+    "next_steps": (
+        "各地要对照本通报，于下周五{{ next_cutoff }}前完成本周逾期事项清零，"
+        "存量名单只减不增，并按时报送核查、处置证据。"
+    ),
+}
+
+
+def text(key: str, context: dict[str, Any]) -> str:
+    row = TextTemplate.objects.filter(key=key).first()
+    body = row.body if row else DEFAULT_TEXTS[key]
+    return Template(body).render(Context(context, autoescape=False)).strip()
+
+
+def week_label(week: IsoWeek) -> str:
+    mon = week.monday()
+    sun = date.fromordinal(mon.toordinal() + 6)
+    return f"{week.year}年第{week.week}周（{mon.month}月{mon.day}日至{sun.month}月{sun.day}日）"
+
+
+def _pct(rate: float | None) -> str:
+    return "—" if rate is None else f"{100 * rate:.1f}%"
+
+
+def _stock_change(row: dict[str, Any]) -> str:
+    if row["stock_delta"] is None:
+        return "（无上周数据）"
+    d = row["stock_delta"]
+    return "，较上周持平" if d == 0 else (f"，较上周增加{d}条" if d > 0 else f"，较上周减少{-d}条")
+
+
+# --- the tables: one definition, used by the .docx and by the annex -----------------------
+
+KEY_HEADERS = ["县（市、区）", "应清零", "按期清零", "逾期清零", "逾期未清零", "核实排除", "按期清零率"]
+STOCK_HEADERS = ["县（市、区）", "上周存量", "本周存量", "增减", "反弹", "新增线索", "收缴矿机"]
+ENERGY_HEADERS = ["县（市、区）", "核实场所", "新发现项目", "电量（千瓦时）", "计入考核电量（千瓦时）",
+                  "折标准煤（吨）", "二氧化碳（吨）"]
+INTERVIEW_HEADERS = ["序号", "县（市、区）", "约谈对象", "事由", "状态"]
+
+
+def key_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    rows = [[r["name"] or "未定位", r["key_received"], r["key_on_time"], r["key_late"],
+             r["key_overdue"], r["key_excluded"], _pct(r["on_time_rate"])]
+            for r in figures["counties"]]
+    c = figures["city"]
+    rows.append(["全市", c["key_received"], c["key_on_time"], c["key_late"], c["key_overdue"],
+                 c["key_excluded"], _pct(c["on_time_rate"])])
+    return rows
+
+
+def stock_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    def delta(r: dict[str, Any]) -> str:
+        d = r["stock_delta"]
+        return "—" if d is None else f"{d:+d}"
+
+    rows = [[r["name"] or "未定位", "—" if r["stock_prev"] is None else r["stock_prev"],
+             r["stock_open"], delta(r), r["rebounds"], r["new_cases"], r["machines_seized"]]
+            for r in figures["counties"]]
+    c = figures["city"]
+    rows.append(["全市", "—" if c["stock_prev"] is None else c["stock_prev"], c["stock_open"],
+                 delta(c), c["rebounds"], c["new_cases"], c["machines_seized"]])
+    return rows
+
+
+def energy_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    rows = [[r["name"] or "未定位", r["energy_sites"], r["new_projects"], r["kwh"],
+             r["counted_kwh"], r["tce"], r["tco2"]] for r in figures["counties"]]
+    c = figures["city"]
+    rows.append(["全市", c["energy_sites"], c["new_projects"], c["kwh"], c["counted_kwh"],
+                 c["tce"], c["tco2"]])
+    return rows
+
+
+def interview_rows(week: str) -> list[list[Any]]:
+    qs = (Escalation.objects.filter(week=week, kind=Escalation.Kind.INTERVIEW)
+          .exclude(status=Escalation.Status.DISMISSED).select_related("county"))
+    return [[i + 1, e.county.name, e.subject, e.basis, e.get_status_display()]
+            for i, e in enumerate(qs)]
+
+
+# --- the .docx --------------------------------------------------------------------------
+
+def _fonts(run: Any, name: str, size_pt: float, bold: bool = False,
+           color: RGBColor | None = None) -> None:
+    run.font.name = name
+    run.font.size = Pt(size_pt)
+    run.font.bold = bold
+    if color is not None:
+        run.font.color.rgb = color
+    rpr = run._element.get_or_add_rPr()
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        rpr.insert(0, fonts)
+    for attr in ("w:ascii", "w:hAnsi", "w:eastAsia", "w:cs"):
+        fonts.set(qn(attr), name)
+    if size_pt == 16:
+        spacing = OxmlElement("w:spacing")
+        spacing.set(qn("w:val"), str(round((CHAR_PITCH_PT - 16) * 20)))
+        rpr.append(spacing)
+
+
+def _no_grid(paragraph: Any) -> None:
+    """Lay this paragraph out by its own type size, not the 28-character grid (titles,
+    the organ mark and table cells use other sizes)."""
+    el = OxmlElement("w:snapToGrid")
+    el.set(qn("w:val"), "0")
+    paragraph._p.get_or_add_pPr().append(el)
+
+
+def _para(doc: Any, content: str, font: str = BODY_FONT, size: float = 16, *,
+          align: Any = WD_ALIGN_PARAGRAPH.JUSTIFY, indent: bool = True, bold: bool = False,
+          color: RGBColor | None = None) -> Any:
+    p = doc.add_paragraph()
+    if size != 16:
+        _no_grid(p)
+    p.alignment = align
+    fmt = p.paragraph_format
+    fmt.line_spacing_rule = WD_LINE_SPACING.EXACTLY
+    fmt.line_spacing = Pt(LINE_PITCH_PT)
+    fmt.space_before = fmt.space_after = Pt(0)
+    if indent:
+        fmt.first_line_indent = Pt(2 * size)
+    _fonts(p.add_run(content), font, size, bold, color)
+    return p
+
+
+def _red_rule(paragraph: Any) -> None:
+    ppr = paragraph._p.get_or_add_pPr()
+    border = OxmlElement("w:pBdr")
+    bottom = OxmlElement("w:bottom")
+    for k, v in (("w:val", "single"), ("w:sz", "12"), ("w:space", "1"), ("w:color", "FF0000")):
+        bottom.set(qn(k), v)
+    border.append(bottom)
+    ppr.append(border)
+
+
+def _page_number(footer: Any, align: Any) -> None:
+    p = footer.paragraphs[0]
+    p.alignment = align
+    _fonts(p.add_run("— "), PAGE_FONT, 14)
+    for kind, txt in (("begin", None), ("instr", " PAGE "), ("separate", None), ("num", "1"),
+                      ("end", None)):
+        run = p.add_run()
+        _fonts(run, PAGE_FONT, 14)
+        if kind == "instr":
+            el = OxmlElement("w:instrText")
+            el.set(qn("xml:space"), "preserve")
+            el.text = txt
+            run._r.append(el)
+        elif kind == "num":
+            run.text = txt
+        else:
+            el = OxmlElement("w:fldChar")
+            el.set(qn("w:fldCharType"), kind)
+            run._r.append(el)
+    _fonts(p.add_run(" —"), PAGE_FONT, 14)
+
+
+def _setup(doc: Any) -> None:
+    sec = doc.sections[0]
+    sec.orientation = WD_ORIENT.PORTRAIT
+    sec.page_width, sec.page_height = Mm(PAGE_W), Mm(PAGE_H)
+    sec.top_margin, sec.bottom_margin = Mm(TOP), Mm(BOTTOM)
+    sec.left_margin, sec.right_margin = Mm(LEFT), Mm(RIGHT)
+    sec.footer_distance = Mm(25)
+    # The document grid: 22 lines of 28 characters (w:docGrid; python-docx has no API).
+    grid = sec._sectPr.find(qn("w:docGrid"))
+    if grid is None:
+        grid = OxmlElement("w:docGrid")
+        sec._sectPr.append(grid)
+    # A line grid; the 28 characters per line come from condensing 3号 body type by the
+    # difference between its 16 pt and the 15.79 pt a 156 mm line allows (a character
+    # grid does the same in Word but makes LibreOffice give each glyph two cells).
+    grid.set(qn("w:type"), "lines")
+    grid.set(qn("w:linePitch"), str(round(LINE_PITCH_PT * 20)))
+    normal = doc.styles["Normal"]
+    normal.font.name = BODY_FONT
+    normal.font.size = Pt(16)
+    rpr = normal.element.get_or_add_rPr()
+    fonts = rpr.find(qn("w:rFonts"))
+    if fonts is None:
+        fonts = OxmlElement("w:rFonts")
+        rpr.insert(0, fonts)
+    fonts.set(qn("w:eastAsia"), BODY_FONT)
+    # The grid's character pitch is reckoned from the document default size: make it 3号.
+    defaults = doc.styles.element.find(qn("w:docDefaults"))
+    if defaults is not None:
+        d_rpr = defaults.find(qn("w:rPrDefault") + "/" + qn("w:rPr"))
+        if d_rpr is not None:
+            for tag in ("w:sz", "w:szCs"):
+                el = d_rpr.find(qn(tag))
+                if el is None:
+                    el = OxmlElement(tag)
+                    d_rpr.append(el)
+                el.set(qn("w:val"), "32")
+    # Page numbers "— N —": odd pages at the right, even pages at the left (GB/T 9704 7.5).
+    doc.settings.odd_and_even_pages_header_footer = True
+    _page_number(sec.footer, WD_ALIGN_PARAGRAPH.RIGHT)
+    _page_number(sec.even_page_footer, WD_ALIGN_PARAGRAPH.LEFT)
+
+
+def _table(doc: Any, caption: str, headers: list[str], rows: list[list[Any]]) -> None:
+    _para(doc, caption, H2_FONT, 16, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    t = doc.add_table(rows=1 + len(rows), cols=len(headers))
+    t.style = "Table Grid"
+    t.alignment = WD_TABLE_ALIGNMENT.CENTER
+    for r_i, values in enumerate([headers, *rows]):
+        for c_i, v in enumerate(values):
+            cell = t.cell(r_i, c_i)
+            cell.text = ""
+            p = cell.paragraphs[0]
+            _no_grid(p)
+            p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+            _fonts(p.add_run(str(v)), H1_FONT if r_i == 0 else BODY_FONT, 10.5)
+
+
+@dataclass
+class BulletinFiles:
+    doc_number: str
+    docx: Path
+    xlsx: Path
+    pdf: Path | None
+    pdf_message: str
+
+
+def context_for(close: WeeklyClose) -> dict[str, Any]:
+    f = close.figures
+    week = IsoWeek.parse(close.week)
+    laggards = "、".join(r["name"] for r in f["counties"]
+                        if r["name"] and r["key_received"] and (r["on_time_rate"] or 0) < 1)
+    risers = "、".join(r["name"] for r in f["counties"] if r["name"] and r["stock_rose"])
+    nxt = fig.cutoff_of(week.shift(1)).astimezone(SHANGHAI)
+    return {
+        "week_label": week_label(week), "city": f["city"], "counties": f["counties"],
+        "city_rate": _pct(f["city"]["on_time_rate"]), "city_stock_change": _stock_change(f["city"]),
+        "laggards": laggards, "risers": risers, "interviews": interview_rows(close.week),
+        "next_cutoff": f"{nxt.month}月{nxt.day}日{nxt:%H:%M}",
+    }
+
+
+def build_docx(close: WeeklyClose, doc_number: str, issued: date) -> bytes:
+    f = close.figures
+    ctx = context_for(close)
+    doc = Document()
+    _setup(doc)
+    doc.core_properties.author = settings.QINGLING_ORGAN_NAME
+    doc.core_properties.title = f"{doc_number} {text('title', ctx)}"
+    doc.core_properties.comments = ""
+    # 版头: the organ mark in red, the document number, the red rule.
+    # As large as fits one line of the 156 mm text block, at most 26 pt.
+    organ = settings.QINGLING_ORGAN_NAME
+    organ_pt = min(26.0, (PAGE_W - LEFT - RIGHT) / 25.4 * 72 / max(len(organ), 1))
+    _para(doc, organ, TITLE_FONT, organ_pt, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False,
+          color=RED)
+    _para(doc, "", indent=False)
+    number = _para(doc, doc_number, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    _red_rule(number)
+    _para(doc, "", indent=False)
+    # 主体
+    _para(doc, text("title", ctx), TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    _para(doc, "", indent=False)
+    _para(doc, text("recipients", ctx), indent=False)
+    _para(doc, text("opening", ctx))
+    _para(doc, "一、总体情况", H1_FONT)
+    _para(doc, text("overall", ctx))
+    _para(doc, "二、重点名单清零情况", H1_FONT)
+    _para(doc, text("key", ctx))
+    _table(doc, "表1  各县（市、区）重点名单清零情况", KEY_HEADERS, key_rows(f))
+    doc.add_picture(io.BytesIO(charts.clearance_chart(f["counties"], "重点名单按期清零率")),
+                    width=Mm(150))
+    _para(doc, "三、逾期事项及约谈安排", H1_FONT)
+    _para(doc, text("overdue", ctx))
+    if ctx["interviews"]:
+        _table(doc, "表2  约谈名单", INTERVIEW_HEADERS, ctx["interviews"])
+    _para(doc, "四、存量名单变化及通报", H1_FONT)
+    _para(doc, text("stock", ctx))
+    _table(doc, "表3  存量名单变化情况", STOCK_HEADERS, stock_rows(f))
+    names = {r["code"]: r["name"] for r in f["counties"] if r["name"]}
+    doc.add_picture(io.BytesIO(charts.stock_chart(fig.trend(), names, "存量名单变化趋势")),
+                    width=Mm(150))
+    _para(doc, "五、能耗双控与惩罚性电价", H1_FONT)
+    _para(doc, text("energy", ctx))
+    _table(doc, "表4  挖矿能耗计入双控考核情况", ENERGY_HEADERS, energy_rows(f))
+    _para(doc, "六、下一步工作", H1_FONT)
+    _para(doc, text("next_steps", ctx))
+    _para(doc, "", indent=False)
+    _para(doc, "附件：通报明细表（电子表格）", indent=True)
+    _para(doc, "", indent=False)
+    _para(doc, settings.QINGLING_ORGAN_NAME, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    _para(doc, f"{issued.year}年{issued.month}月{issued.day}日", align=WD_ALIGN_PARAGRAPH.RIGHT,
+          indent=False)
+    buf = io.BytesIO()
+    doc.save(buf)
+    return buf.getvalue()
+
+
+def build_annex(close: WeeklyClose) -> bytes:
+    f = close.figures
+    overdue = [[i["case"], i["county"], i["ip"], i["department"], i["due"][:16].replace("T", " "),
+                i["state"]] for i in f["overdue_items"]]
+    escalations = [[e.get_kind_display(), e.county.name, e.subject, e.basis,
+                    e.get_status_display(), e.scheduled_on or "", e.outcome]
+                   for e in Escalation.objects.filter(week=close.week).select_related("county")]
+    sites = [[s["case"], s["county"], s["basis"], Decimal(s["kwh"]), s["new_project"],
+              Decimal(s["counted_kwh"])] for s in f["sites"]]
+    return build_workbook([
+        ("表1 重点名单清零", KEY_HEADERS, key_rows(f)),
+        ("逾期未清零事项", ["案件", "县（市、区）代码", "IP", "责任单位", "清零时限", "状态"], overdue),
+        ("约谈及通报", ["类型", "县（市、区）", "对象", "事由", "状态", "日期", "结果"], escalations),
+        ("表3 存量变化", STOCK_HEADERS, stock_rows(f)),
+        ("表4 能耗", ENERGY_HEADERS, energy_rows(f)),
+        ("能耗明细", ["案件", "县（市、区）代码", "依据", "电量（千瓦时）", "新发现项目",
+                  "计入考核电量（千瓦时）"], sites),
+    ])
+
+
+def _alias(family: str, target: str) -> str:
+    return (f"<alias binding=\"same\"><family>{family}</family>"
+            f"<prefer><family>{target}</family></prefer></alias>")
+
+
+FONTCONFIG = (
+    "<?xml version=\"1.0\"?><!DOCTYPE fontconfig SYSTEM \"fonts.dtd\"><fontconfig>"
+    "<include ignore_missing=\"yes\">/etc/fonts/fonts.conf</include>"
+    + _alias(BODY_FONT, "Noto Serif CJK SC") + _alias(TITLE_FONT, "Noto Serif CJK SC")
+    + _alias(H2_FONT, "Noto Serif CJK SC") + _alias(H1_FONT, "Noto Sans CJK SC")
+    + _alias(PAGE_FONT, "Noto Serif CJK SC") + "</fontconfig>"
+)
+
+
+def soffice() -> str | None:
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def to_pdf(docx_path: Path) -> tuple[Path | None, str]:
+    exe = soffice()
+    if exe is None:
+        return None, ("LibreOffice (soffice) is not installed: no PDF was written. Install "
+                      "libreoffice-writer-nogui to get one; the .docx is complete without it.")
+    with tempfile.TemporaryDirectory(prefix="qingling-lo-") as profile:
+        # The official fonts are proprietary: render them with Noto CJK (serif for 仿宋,
+        # 楷体 and 小标宋, sans for 黑体) through a fontconfig alias for this run only.
+        conf = Path(profile) / "fonts.conf"
+        conf.write_text(FONTCONFIG, encoding="utf-8")
+        env = {**os.environ, "FONTCONFIG_FILE": str(conf)}
+        cmd = [exe, f"-env:UserInstallation=file://{profile}/lo", "--headless", "--convert-to",
+               "pdf", "--outdir", str(docx_path.parent), str(docx_path)]
+        try:
+            # soffice is found on PATH; the only argument from outside is our own file name.
+            subprocess.run(cmd, check=True, capture_output=True, timeout=300, env=env)  # noqa: S603
+        except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            return None, f"LibreOffice could not convert {docx_path.name}: {exc}"
+    pdf = docx_path.with_suffix(".pdf")
+    return (pdf, "") if pdf.exists() else (None, f"LibreOffice wrote no PDF for {docx_path.name}")
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
+          pdf: bool = True) -> BulletinFiles:
+    """Write the bulletin of a closed week. The week keeps its document number: issuing it
+    again rewrites the files under the same number."""
+    close = WeeklyClose.objects.filter(week=str(week)).first()
+    if close is None:
+        raise ValueError(f"{week} is not closed yet: run `qingling weekly-close --week {week}` "
+                         "first (the bulletin prints the frozen figures)")
+    with transaction.atomic():
+        bulletin = Bulletin.objects.select_for_update().filter(week=str(week)).first()
+        if bulletin is None:
+            bulletin = Bulletin.objects.create(
+                week=str(week), doc_number=next_document_number(week.year), issued_at=now,
+                issued_by=actor if getattr(actor, "is_authenticated", False) else None)
+            from qingling.audit.services import audit_record
+
+            audit_record(actor=actor, action="bulletin_issue", obj=bulletin, at=now,
+                         data={"week": str(week), "doc_number": bulletin.doc_number})
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"bulletin-{week}"
+    docx_path, xlsx_path = out_dir / f"{stem}.docx", out_dir / f"{stem}-annex.xlsx"
+    issued = bulletin.issued_at.astimezone(SHANGHAI).date()
+    _write_atomic(docx_path, build_docx(close, bulletin.doc_number, issued))
+    _write_atomic(xlsx_path, build_annex(close))
+    pdf_path, message = to_pdf(docx_path) if pdf else (None, "PDF not requested")
+    return BulletinFiles(bulletin.doc_number, docx_path, xlsx_path, pdf_path, message)

@@ -1,0 +1,187 @@
+"""Weekly supervision: the frozen weekly close, escalations, the dated coefficients and
+rates, the tariff register, document numbers and the bulletins issued."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from qingling.cases.models import Case
+from qingling.geo.models import Division
+from qingling.org.models import Department
+
+
+class WeeklyClose(models.Model):
+    """The week's figures frozen at its cut-off. One per week: closing again returns it."""
+
+    week = models.CharField(_("week"), max_length=8, unique=True)
+    cutoff = models.DateTimeField(_("cut-off"))
+    closed_at = models.DateTimeField(_("closed at"), default=timezone.now)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+    figures = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-week"]
+        verbose_name = _("weekly close")
+
+    def __str__(self) -> str:
+        return self.week
+
+
+class Escalation(models.Model):
+    class Kind(models.TextChoices):
+        INTERVIEW = "interview", _("Interview (约谈)")
+        CITY_NOTICE = "city_notice", _("City-wide notice (全市通报)")
+        INFORM_LEADERS = "inform_leaders", _("Inform local government leaders")
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", _("Proposed")
+        APPROVED = "approved", _("Approved")
+        DONE = "done", _("Done")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    # week:kind:county:case — one escalation per cause, however often the close runs.
+    key = models.CharField(max_length=80, unique=True)
+    week = models.CharField(_("week"), max_length=8, db_index=True)
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("county"))
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="escalations")
+    department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+", verbose_name=_("department"))
+    subject = models.CharField(_("who"), max_length=200)
+    basis = models.TextField(_("basis"))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices,
+                              default=Status.PROPOSED)
+    scheduled_on = models.DateField(_("date"), null=True, blank=True)
+    outcome = models.TextField(_("outcome"), blank=True)
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-week", "county__code", "kind", "id"]
+        verbose_name = _("escalation")
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.get_kind_display()} {self.subject}"
+
+
+class EnergyFactor(models.Model):
+    """Dated conversion coefficients: the assessment uses the one in force at the close."""
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    tce_per_kwh = models.DecimalField(_("tce per kWh"), max_digits=14, decimal_places=10)
+    tco2_per_kwh = models.DecimalField(_("tCO2 per kWh"), max_digits=14, decimal_places=10)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-valid_from"]
+        verbose_name = _("energy coefficient")
+
+    def __str__(self) -> str:
+        return f"{self.valid_from}: {self.tce_per_kwh} tce, {self.tco2_per_kwh} tCO2 per kWh"
+
+
+class TariffRate(models.Model):
+    province_code = models.CharField(_("province code"), max_length=6)
+    province_name = models.CharField(_("province"), max_length=40)
+    yuan_per_kwh = models.DecimalField(_("yuan per kWh"), max_digits=6, decimal_places=3)
+    valid_from = models.DateField(_("valid from"))
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["province_code", "valid_from"]
+        constraints = [models.UniqueConstraint(fields=["province_code", "valid_from"],
+                                               name="tariff_rate_once_per_day")]
+        verbose_name = _("surcharge rate")
+
+    def __str__(self) -> str:
+        return f"{self.province_name} {self.yuan_per_kwh} yuan/kWh from {self.valid_from}"
+
+
+class TariffAccount(models.Model):
+    """A confirmed mining electricity account (户号) in the surcharge register."""
+
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tariff_accounts")
+    account_no = models.CharField(_("account number (户号)"), max_length=40)
+    holder = models.CharField(_("account holder"), max_length=200, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    province_code = models.CharField(_("province code"), max_length=6, default="330000")
+    mining_from = models.DateField(_("mining from"))
+    mining_to = models.DateField(_("mining until"), null=True, blank=True)
+    mixed_use = models.BooleanField(_("mixed use"), default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["case__county__code", "account_no"]
+        constraints = [models.UniqueConstraint(fields=["account_no"], name="tariff_account_once")]
+        verbose_name = _("surcharge account")
+
+    def __str__(self) -> str:
+        return self.account_no
+
+
+class BillingCycle(models.Model):
+    account = models.ForeignKey(TariffAccount, on_delete=models.CASCADE, related_name="cycles")
+    start = models.DateField(_("from"))
+    end = models.DateField(_("to (inclusive)"))
+    kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=2)
+
+    class Meta:
+        ordering = ["account", "start"]
+        constraints = [models.UniqueConstraint(fields=["account", "start"],
+                                               name="billing_cycle_once")]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.start}..{self.end}: {self.kwh} kWh"
+
+
+class DocumentSequence(models.Model):
+    """Document numbers such as 嘉挖专班〔2026〕3号: one counter per organ prefix and year."""
+
+    prefix = models.CharField(max_length=40)
+    year = models.PositiveIntegerField()
+    last = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="docseq_once")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}〔{self.year}〕{self.last}"
+
+
+class Bulletin(models.Model):
+    week = models.CharField(_("week"), max_length=8, unique=True)
+    doc_number = models.CharField(_("document number"), max_length=60)
+    issued_at = models.DateTimeField(_("issued"), default=timezone.now)
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                  on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["-week"]
+        verbose_name = _("bulletin")
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.doc_number}"
+
+
+class TextTemplate(models.Model):
+    """Bulletin wording an administrator can edit (Django template syntax)."""
+
+    key = models.CharField(_("key"), max_length=40, unique=True)
+    body = models.TextField(_("text"))
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["key"]
+        verbose_name = _("bulletin text")
+
+    def __str__(self) -> str:
+        return self.key
