@@ -12,6 +12,7 @@ fc-list 2>/dev/null | grep -qi "Noto Sans CJK" || need+=(fonts-noto-cjk)
 command -v java >/dev/null 2>&1 || need+=(default-jre-headless)  # Spark engine tests
 command -v soffice >/dev/null 2>&1 || need+=(libreoffice-writer-nogui)  # bulletin PDF
 command -v pdftoppm >/dev/null 2>&1 || need+=(poppler-utils)  # bulletin page 1 as PNG
+command -v npm >/dev/null 2>&1 || need+=(npm)  # ./dev setup installs ECharts from package-lock.json
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "missing system packages: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

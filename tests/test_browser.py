@@ -130,3 +130,40 @@ def test_city_imports_county_clears_city_signs_off(page: Any, live_server: Any,
     shot(page, "06-dashboard-after")
     assert int(cleared_after) == int(cleared_before) + 1
     assert kpi(page, base, "rate") == "100%"
+
+
+def test_the_supervision_charts_draw_with_the_network_cut_off(page: Any, live_server: Any,
+                                                              people: Personas) -> None:
+    """Government intranets are air-gapped: every script, style and font must come from the
+    app itself. Any request elsewhere is refused here and fails the test."""
+    from datetime import datetime
+
+    from qingling.supervision.services import reference_load, weekly_close
+    from tests.conftest import WEEK
+    from tests.test_supervision import three_key_items
+
+    reference_load()
+    three_key_items(people)
+    weekly_close(WEEK.shift(-1), datetime(2026, 11, 15, 12, tzinfo=SHANGHAI))
+    weekly_close(WEEK, datetime(2026, 11, 22, 12, tzinfo=SHANGHAI))
+    base = live_server.url
+    outside: list[str] = []
+
+    def only_the_app(route: Any) -> None:
+        if route.request.url.startswith(base):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_the_app)
+    login(page, base, "city")
+    page.goto(f"{base}/supervision/")
+    for chart in ("chart-rate", "chart-stock", "chart-map"):
+        page.wait_for_selector(f"#{chart}[data-drawn='1'] canvas")
+    assert page.is_hidden("#chart-missing")
+    # The picture agrees with the table: 南湖区 1 of 3 on time.
+    row = page.locator("#table-key tbody tr", has_text="南湖区")
+    assert row.locator("td").nth(1).text_content() == "1"
+    shot(page, "supervision")
+    assert outside == []

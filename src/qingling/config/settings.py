@@ -147,6 +147,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = None
+# Front-end libraries installed by `./dev setup` (npm ci) and served by the app itself.
+QINGLING_WEB_VENDOR: Path = env_path("QINGLING_WEB_VENDOR", BASE_DIR.parents[1] / "node_modules")
+STATICFILES_DIRS = [
+    (f"vendor/{name}", QINGLING_WEB_VENDOR / name / sub)
+    for name, sub in (("echarts", "dist"),)
+    if (QINGLING_WEB_VENDOR / name / sub).is_dir()
+]
 MEDIA_ROOT = QINGLING_HOME / "files"
 
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("qingling.org.urls")),
     path("", include("qingling.cases.urls")),
     path("lists/", include("qingling.intake.urls")),
+    path("supervision/", include("qingling.supervision.urls")),
 ]

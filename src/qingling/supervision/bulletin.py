@@ -432,6 +432,11 @@ def to_pdf(docx_path: Path) -> tuple[Path | None, str]:
     return (pdf, "") if pdf.exists() else (None, f"LibreOffice wrote no PDF for {docx_path.name}")
 
 
+def bulletin_dir() -> Path:
+    """Where issued bulletins are kept (the web UI serves them from here)."""
+    return Path(settings.QINGLING_HOME) / "bulletins"
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_bytes(data)

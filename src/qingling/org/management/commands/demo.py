@@ -18,7 +18,7 @@ from qingling.demo import (
 )
 from qingling.intake.services import import_list
 from qingling.org.services import user_provision
-from qingling.supervision.bulletin import issue
+from qingling.supervision.bulletin import bulletin_dir, issue
 from qingling.supervision.services import weekly_close
 
 
@@ -50,14 +50,14 @@ class Command(BaseCommand):
             n = demo_walk(last, now, share=1.0, clear_every=1)
             self.stdout.write(f"  walked {n} of last week's key-list cases")
             demo_tariff_accounts(now)
-            close, _ = weekly_close(last, now)
+            close, _ = weekly_close(last, timezone.now())
             self.stdout.write(f"  closed {last}: {close.figures['city']['key_on_time']} of "
                               f"{close.figures['city']['key_received']} key-list items on time")
             for name, list_type, week in [("key_this", "key", this), ("stock_this", "stock", this)]:
                 self._import(files[name], list_type, week)
             n = demo_walk(this, now, share=0.7, clear_every=5)
             self.stdout.write(f"  walked {n} of this week's key-list cases part-way")
-            files_out = issue(last, home / "bulletins", now)
+            files_out = issue(last, bulletin_dir(), timezone.now())
             self.stdout.write(f"  bulletin {files_out.doc_number}: {files_out.docx}")
             self.stdout.write(f"  annex: {files_out.xlsx}")
             self.stdout.write(f"  PDF: {files_out.pdf}" if files_out.pdf

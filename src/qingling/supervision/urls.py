@@ -1,0 +1,15 @@
+from django.urls import path
+
+from qingling.supervision import views
+
+urlpatterns = [
+    path("", views.supervision_view, name="supervision"),
+    path("close/", views.close_week, name="supervision_close"),
+    path("escalations/<int:pk>/<str:move>/", views.escalation_action, name="escalation_action"),
+    path("bulletin/<str:week>/issue/", views.bulletin_issue, name="bulletin_issue"),
+    path("bulletin/<str:week>/<str:kind>/", views.bulletin_download, name="bulletin_download"),
+    path("figures/<str:week>.xlsx", views.figures_export, name="figures_export"),
+    path("tariff/", views.tariff_register, name="tariff_register"),
+    path("tariff.xlsx", views.tariff_export, name="tariff_export"),
+    path("map.geojson", views.map_geojson, name="map_geojson"),
+]
