@@ -230,3 +230,32 @@ def test_metered_kwh_wins_over_the_estimate_and_feeds_the_close(people: Personas
     assert (site["basis"], site["kwh"]) == ("metered", "2200.00")
     estimated = next(s for s in figures["sites"] if s["case"] == cases[1].pk)
     assert estimated["basis"] == "estimated"
+
+
+# --- the daily digest ---------------------------------------------------------------------
+
+def test_one_digest_per_county_per_day_however_many_items(people: Personas,
+                                                          settings: object) -> None:
+    from django.core import mail
+
+    from qingling.supervision.digest import send_digests
+    from qingling.supervision.models import Digest
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"  # type: ignore[attr-defined]
+    people.county_a.email = "nanhu@example.gov.cn"
+    people.county_a.save(update_fields=["email"])
+    import_list(data=csv_bytes([row(f"60.12.2.{i}", f"单位{i}", when=SEEN) for i in range(1, 8)]),
+                file_name="k.csv", list_type="key", week=WEEK, now=at("2026-11-16T09:00"))
+    # Saturday after the cut-off: all seven are overdue.
+    made = send_digests(date(2026, 11, 21), at("2026-11-21T08:00"), email=True)
+    assert len(made) == 1 and made[0].county.code == COUNTY_A
+    assert made[0].counts["overdue"] == 7 and made[0].counts["due_soon"] == 0
+    assert len(mail.outbox) == 1 and mail.outbox[0].to == ["nanhu@example.gov.cn"]
+    assert mail.outbox[0].body.count("案件") == 7
+    # Again the same day: nothing new, nothing sent.
+    assert send_digests(date(2026, 11, 21), at("2026-11-21T12:00"), email=True) == []
+    assert len(mail.outbox) == 1 and Digest.objects.count() == 1
+    # Thursday before the cut-off they are due soon, not overdue.
+    before = send_digests(date(2026, 11, 19), at("2026-11-19T08:00"), email=False)
+    assert before[0].counts == {"overdue": 0, "due_soon": 7, "rebounds": 0, "escalations": 0}
+    assert len(mail.outbox) == 1  # e-mail off: in the app only

@@ -130,3 +130,16 @@ def test_the_tariff_register_masks_people_for_leaders_and_scopes_counties(
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows[0][0] == "3300001234" and rows[0][6] == "是"
     assert AuditEntry.objects.filter(action="export_tariff_register").count() == 1
+
+
+def test_todays_digest_shows_in_the_app_for_its_county_only(closed: Personas) -> None:
+    from django.utils import timezone
+
+    from qingling.supervision.digest import send_digests
+
+    today = timezone.now().astimezone(SHANGHAI).date()
+    assert send_digests(today, timezone.now(), email=False)
+    html_a = as_user(closed.county_a).get("/supervision/").content.decode()
+    assert "每日提醒" in html_a and "南湖区" in html_a
+    html_b = as_user(closed.county_b).get("/supervision/").content.decode()
+    assert "每日提醒" not in html_b

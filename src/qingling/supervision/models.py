@@ -185,3 +185,23 @@ class TextTemplate(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Digest(models.Model):
+    """One daily reminder per county, whatever the number of items behind it."""
+
+    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("county"))
+    day = models.DateField(_("day"))
+    counts = models.JSONField(default=dict)
+    body = models.TextField(_("text"))
+    recipients = models.JSONField(default=list, blank=True)  # e-mailed to, if any
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "county__code"]
+        constraints = [models.UniqueConstraint(fields=["county", "day"], name="digest_once_a_day")]
+        verbose_name = _("daily digest")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.county_id}"

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from qingling.audit.services import audit_record
-from qingling.common.weeks import IsoWeek
+from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.common.xlsx import build_workbook
 from qingling.org.models import Role
 from qingling.org.scope import can_see_personal, mask_address, mask_name, profile_of
@@ -33,7 +33,14 @@ from qingling.supervision import figures as fig
 from qingling.supervision import tariff
 from qingling.supervision.bulletin import bulletin_dir
 from qingling.supervision.chartdata import chart_data
-from qingling.supervision.models import Bulletin, Escalation, TariffAccount, TariffRate, WeeklyClose
+from qingling.supervision.models import (
+    Bulletin,
+    Digest,
+    Escalation,
+    TariffAccount,
+    TariffRate,
+    WeeklyClose,
+)
 from qingling.supervision.scope import county_code, may_read, scoped
 from qingling.supervision.services import (
     CloseError,
@@ -81,6 +88,10 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         escalations = Escalation.objects.filter(week=close.week).select_related("county", "case")
         if code:
             escalations = escalations.filter(county__code=code)
+    today = timezone.now().astimezone(SHANGHAI).date()
+    digests = Digest.objects.filter(day=today).select_related("county")
+    if code:
+        digests = digests.filter(county__code=code)
     bulletin = Bulletin.objects.filter(week=close.week).first() if close else None
     files = {}
     if bulletin is not None and profile.role in (Role.CITY, Role.LEADER):
@@ -89,7 +100,7 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
                                     ("xlsx", Path(f"{stem}-annex.xlsx")),
                                     ("pdf", stem.with_suffix(".pdf"))) if p.exists()}
     return render(request, "supervision/home.html", {
-        "close": close, "f": figures, "weeks": WeeklyClose.objects.values_list("week", flat=True),
+        "close": close, "f": figures, "digests": digests, "weeks": WeeklyClose.objects.values_list("week", flat=True),
         "escalations": escalations, "bulletin": bulletin, "files": files,
         "closable": closable_week(timezone.now()) if profile.role == Role.CITY else None,
         "is_city": profile.role == Role.CITY,
