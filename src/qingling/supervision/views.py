@@ -100,7 +100,8 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
                                     ("xlsx", Path(f"{stem}-annex.xlsx")),
                                     ("pdf", stem.with_suffix(".pdf"))) if p.exists()}
     return render(request, "supervision/home.html", {
-        "close": close, "f": figures, "digests": digests, "weeks": WeeklyClose.objects.values_list("week", flat=True),
+        "close": close, "f": figures, "digests": digests,
+        "weeks": WeeklyClose.objects.values_list("week", flat=True),
         "escalations": escalations, "bulletin": bulletin, "files": files,
         "closable": closable_week(timezone.now()) if profile.role == Role.CITY else None,
         "is_city": profile.role == Role.CITY,
