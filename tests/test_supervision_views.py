@@ -143,3 +143,18 @@ def test_todays_digest_shows_in_the_app_for_its_county_only(closed: Personas) ->
     assert "每日提醒" in html_a and "南湖区" in html_a
     html_b = as_user(closed.county_b).get("/supervision/").content.decode()
     assert "每日提醒" not in html_b
+
+
+def test_a_deployer_geojson_replaces_the_schematic_map(closed: Personas, settings: object,
+                                                      tmp_path: Path) -> None:
+    html = as_user(closed.city).get("/supervision/").content.decode()
+    assert "data-geojson=\"\"" in html
+    assert as_user(closed.city).get("/supervision/map.geojson").status_code == 404
+    geo = tmp_path / "jiaxing.geojson"
+    geo.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
+    settings.QINGLING_MAP_GEOJSON = geo  # type: ignore[attr-defined]
+    html = as_user(closed.city).get("/supervision/").content.decode()
+    assert 'data-geojson="/supervision/map.geojson"' in html
+    resp = as_user(closed.leader).get("/supervision/map.geojson")
+    assert resp.status_code == 200 and b"FeatureCollection" in b"".join(resp.streaming_content)
+    assert as_user(closed.dept).get("/supervision/map.geojson").status_code == 403
