@@ -30,6 +30,14 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _pending_migrations() -> int:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return len(executor.migration_plan(executor.loader.graph.leaf_nodes()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help", "help"):
@@ -59,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qingling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     django.setup()
+    if name not in ("init", "demo") and (pending := _pending_migrations()):
+        print(f"qingling {name}: the database is behind this version of Qingling "
+              f"({pending} migration(s) to apply): run `qingling init` first", file=sys.stderr)
+        return 1
     # call_command rather than run_from_argv: the latter closes every database connection
     # when it returns, which a caller in the same process (a test, a batch job) still needs.
     try:
