@@ -164,30 +164,41 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
             after = (tot_sum - c_sum[:, :-1]) / (tot_n - c_n[:, :-1])
             ok = (c_n[:, :-1] >= 5) & ((tot_n - c_n[:, :-1]) >= 5)
             jump = np.where(ok, after - before, 0.0)
+            # The best split of every meter at once: k is the last day before the step.
+            has_step = np.any(jump != 0, axis=1) if n_days >= 2 else np.zeros(len(meters), bool)
+            k = np.argmax(np.abs(jump), axis=1) if n_days >= 2 else np.zeros(len(meters), int)
+            rows_i = np.arange(len(meters))
+            jump_k = jump[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
+            before_k = before[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
+            after_k = after[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
+            day_i = np.arange(n_days)[None, :]
+            later = day_i > k[:, None]
+            seg = np.where(~later, before_k[:, None], after_k[:, None])
+            spread = np.nanmedian(np.abs(smooth - seg), axis=1) * 1.4826
+            strength = np.abs(jump_k) / np.maximum(np.nan_to_num(spread), 0.05)
+            # Robust (MAD) spread since the step: a reboot day or two must not make a steady
+            # base look unsteady.
+            tail = np.where(later, smooth, np.nan)
+            tail_n = np.sum(~np.isnan(tail), axis=1)
+            tail_med = np.nanmedian(tail, axis=1)
+            tail_mad = np.nanmedian(np.abs(tail - tail_med[:, None]), axis=1)
+            after_cv = np.where(tail_n > 0, 1.4826 * tail_mad / np.maximum(tail_med, 0.05), 1.0)
+            e_before = np.where(~later, energy, np.nan)
+            e_after = np.where(later, energy, np.nan)
+            both = (np.any(~np.isnan(e_before), axis=1) & np.any(~np.isnan(e_after), axis=1))
+            step_kwh = np.where(both, np.nanmean(e_after, axis=1) - np.nanmean(e_before, axis=1),
+                                0.0)
     out: dict[str, BaseLoad] = {}
+    base0 = np.nan_to_num(base)
     for m, i in index.items():
-        if n_days < 2 or not np.any(jump[i]):
-            out[m] = BaseLoad(round(float(np.nan_to_num(base[i])), 6), 0.0, 0, 0.0,
-                              round(float(np.nan_to_num(base[i])), 6), 1.0,
-                              round(float(night_base[i]), 6), round(float(weekend_base[i]), 6),
-                              0.0)
+        nb, wb = round(float(night_base[i]), 6), round(float(weekend_base[i]), 6)
+        if not has_step[i]:
+            b = round(float(base0[i]), 6)
+            out[m] = BaseLoad(b, 0.0, 0, 0.0, b, 1.0, nb, wb, 0.0)
             continue
-        k = int(np.argmax(np.abs(jump[i])))
-        seg = np.where(np.arange(n_days) <= k, before[i, k], after[i, k])
-        spread = np.nanmedian(np.abs(smooth[i] - seg)) * 1.4826
-        strength = abs(jump[i, k]) / max(spread, 0.05)
-        tail = smooth[i, k + 1 :]
-        tail = tail[~np.isnan(tail)]
-        # Robust (MAD) spread: a reboot day or two must not make a steady base look unsteady.
-        after_cv = (float(1.4826 * np.median(np.abs(tail - np.median(tail)))
-                          / max(float(np.median(tail)), 0.05)) if len(tail) else 1.0)
-        e_before, e_after = energy[i, : k + 1], energy[i, k + 1 :]
-        step_kwh = (float(np.nanmean(e_after) - np.nanmean(e_before))
-                    if np.any(~np.isnan(e_before)) and np.any(~np.isnan(e_after)) else 0.0)
-        out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump[i, k]), 6), k + 1,
-                          round(float(strength), 6), round(float(after[i, k]), 6),
-                          round(after_cv, 6), round(float(night_base[i]), 6),
-                          round(float(weekend_base[i]), 6), round(step_kwh, 6))
+        out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump_k[i]), 6), int(k[i]) + 1,
+                          round(float(strength[i]), 6), round(float(after_k[i]), 6),
+                          round(float(after_cv[i]), 6), nb, wb, round(float(step_kwh[i]), 6))
     return out
 
 
