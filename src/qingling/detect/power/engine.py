@@ -114,20 +114,22 @@ def meter_expr(d: ibis.Table, cfg: PowerConfig) -> ibis.Table:
 
 
 @dataclass(frozen=True)
-class BaseLoad:
-    base_kw: float  # median over days of the (de-spiked) daily minimum kW
-    step_kw: float  # best two-segment split of that series: after minus before
-    step_day: int  # index of the first day after the step
-    strength: float  # step over the within-segment spread
-    after_kw: float  # base load since the step
-    after_cv: float  # day-to-day spread of that base load since the step
-    night_kw: float  # median over days of the lowest power in 22:00–08:00
-    weekend_kw: float  # median over Saturdays and Sundays of the daily minimum
-    step_kwh: float  # rise of the mean daily energy across the step (kWh/day)
+class Loads:
+    """Per meter (aligned with the meters list), all in kW unless named otherwise."""
+
+    base_kw: np.ndarray  # median over days of the (de-spiked) daily minimum
+    step_kw: np.ndarray  # best two-segment split of that series: after minus before
+    step_day: np.ndarray  # index of the first day after the step
+    strength: np.ndarray  # step over the within-segment spread
+    after_kw: np.ndarray  # base load since the step
+    after_cv: np.ndarray  # day-to-day spread of that base load since the step
+    night_kw: np.ndarray  # median over days of the lowest power in 22:00–08:00
+    weekend_kw: np.ndarray  # median over Saturdays and Sundays of the daily minimum
+    step_kwh: np.ndarray  # rise of the mean daily energy across the step (kWh/day)
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
-               n_days: int) -> dict[str, BaseLoad]:
+               n_days: int) -> Loads:
     """Robust base load and its step, vectorised over the meters × days matrix.
 
     Daily minima are taken through a 3-day running median first: one reboot dip or one
@@ -188,18 +190,26 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
             both = (np.any(~np.isnan(e_before), axis=1) & np.any(~np.isnan(e_after), axis=1))
             step_kwh = np.where(both, np.nanmean(e_after, axis=1) - np.nanmean(e_before, axis=1),
                                 0.0)
-    out: dict[str, BaseLoad] = {}
     base0 = np.nan_to_num(base)
-    for m, i in index.items():
-        nb, wb = round(float(night_base[i]), 6), round(float(weekend_base[i]), 6)
-        if not has_step[i]:
-            b = round(float(base0[i]), 6)
-            out[m] = BaseLoad(b, 0.0, 0, 0.0, b, 1.0, nb, wb, 0.0)
-            continue
-        out[m] = BaseLoad(round(float(base[i]), 6), round(float(jump_k[i]), 6), int(k[i]) + 1,
-                          round(float(strength[i]), 6), round(float(after_k[i]), 6),
-                          round(float(after_cv[i]), 6), nb, wb, round(float(step_kwh[i]), 6))
-    return out
+    r6 = _round_each(6)
+    return Loads(
+        base_kw=r6(np.where(has_step, base, base0)),
+        step_kw=r6(np.where(has_step, jump_k, 0.0)),
+        step_day=np.where(has_step, k + 1, 0),
+        strength=r6(np.where(has_step, strength, 0.0)),
+        after_kw=r6(np.where(has_step, after_k, base0)),
+        after_cv=r6(np.where(has_step, after_cv, 1.0)),
+        night_kw=r6(night_base), weekend_kw=r6(weekend_base),
+        step_kwh=r6(np.where(has_step, step_kwh, 0.0)),
+    )
+
+
+def _round_each(digits: int) -> Callable[[Any], np.ndarray]:
+    """Python's round() element by element: correctly rounded, so the figures are the same
+    as a scalar computation's to the last digit (numpy's round can differ by one ulp)."""
+    def f(values: Any) -> np.ndarray:
+        return np.array([round(float(v), digits) for v in values], dtype=np.float64)
+    return f
 
 
 RANKED_SCHEMA = pa.schema([
@@ -241,53 +251,65 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     complete = pc.greater_equal(pc.multiply(daily["readings"], daily["minutes"]), 1440 * 0.9)
     daily_kept = daily.filter(pc.and_(complete, pc.is_in(daily["meter_id"],
                                                          value_set=meters["meter_id"])))
-    loads = base_loads(daily_kept, ids, first, n_days)
-    out = []
-    for r in meters.to_pylist():
-        b = loads[r["meter_id"]]
-        # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that
-        # lifts the night minimum but cycles by day does not.
-        stepped = (b.strength >= 4 and b.step_kw >= 0.5
-                   and b.step_kwh >= 0.7 * 24 * b.step_kw)
-        s_step = min(max((b.step_kw - 0.5) / 2.5, 0.0), 1.0) if stepped else 0.0
-        # Since a step, judge the load as it is now; a load held all night (valley-only
-        # mining at the cheap tariff) or all weekend counts as base too.
-        base_now = max(b.after_kw if stepped else b.base_kw, b.night_kw, b.weekend_kw)
-        s_base = min(max((base_now - 0.3) / 1.2, 0.0), 1.0)
-        score = round(cfg.w_base * s_base + cfg.w_flat * r["s_flat"]
-                      + cfg.w_stable * r["s_stable"] + cfg.w_night * r["s_night"]
-                      + cfg.w_level * r["s_level"] + cfg.w_step * s_step, 6)
-        # A high base alone is a heater or a pump as often as a miner: a lead also needs a
-        # mining shape: a flat day, a steady day-to-day total, a base that has held steady
-        # since it stepped up, or a plateau held all night or all weekend.
-        plateau = max(b.night_kw, b.weekend_kw) >= 2 * max(b.base_kw, 0.1)
-        shaped = (r["s_flat"] > 0 or r["s_stable"] > 0 or (stepped and b.after_cv <= 0.15)
-                  or plateau)
-        verdict = ("suspect" if score >= cfg.suspect_at and base_now >= cfg.min_base_kw
-                   and shaped else "normal")
-        est_kw = b.step_kw if stepped else max(0.0, base_now - HOUSE_BASE_KW)
-        fit = fit_units(est_kw) if verdict == "suspect" else None
-        onset = (date(1970, 1, 1) + timedelta(days=first + b.step_day)) if stepped else None
-        row = dict(r, base_kw=base_now, s_base=s_base)
-        out.append({
-            "meter_id": r["meter_id"], "score": score, "verdict": verdict,
-            "est_kw": round(est_kw, 2) if verdict == "suspect" else None,
-            "est_units": fit[1] if fit else None,
-            "device": fit[0].name if fit else None,
-            "onset": onset,
-            "reasons": reasons(row, s_step, b.step_kw, onset, fit) if verdict == "suspect"
-            else "",
-            "days": r["days"], "daily_kwh": round(r["daily_kwh"], 3),
-            "base_kw": round(base_now, 3), "cv": r["cv"], "flatness": r["flatness"],
-            "night_ratio": r["night_ratio"],
-            "s_base": round(s_base, 4), "s_flat": round(r["s_flat"], 4),
-            "s_stable": round(r["s_stable"], 4), "s_night": round(r["s_night"], 4),
-            "s_level": round(r["s_level"], 4), "s_step": round(s_step, 4),
-        })
-    out.sort(key=lambda x: (-x["score"], x["meter_id"]))
-    for i, x in enumerate(out, start=1):
-        x["rank"] = i
-    table = pa.Table.from_pylist(out, schema=RANKED_SCHEMA)
+    b = base_loads(daily_kept, ids, first, n_days)
+    col = {c: meters[c].to_numpy(zero_copy_only=False) for c in (
+        "days", "daily_kwh", "cv", "flatness", "night_ratio", "s_flat", "s_stable", "s_night",
+        "s_level")}
+    # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
+    # the night minimum but cycles by day does not.
+    stepped = (b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
+    s_step = np.where(stepped, np.clip((b.step_kw - 0.5) / 2.5, 0.0, 1.0), 0.0)
+    # Since a step, judge the load as it is now; a load held all night (valley-only mining
+    # at the cheap tariff) or all weekend counts as base too.
+    base_now = np.maximum(np.maximum(np.where(stepped, b.after_kw, b.base_kw), b.night_kw),
+                          b.weekend_kw)
+    s_base = np.clip((base_now - 0.3) / 1.2, 0.0, 1.0)
+    score = _round_each(6)(cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
+                           + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
+                           + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
+    # A high base alone is a heater or a pump as often as a miner: a lead also needs a mining
+    # shape: a flat day, a steady day-to-day total, a base that has held steady since it
+    # stepped up, or a plateau held all night or all weekend.
+    plateau = np.maximum(b.night_kw, b.weekend_kw) >= 2 * np.maximum(b.base_kw, 0.1)
+    shaped = ((col["s_flat"] > 0) | (col["s_stable"] > 0) | (stepped & (b.after_cv <= 0.15))
+              | plateau)
+    suspect = (score >= cfg.suspect_at) & (base_now >= cfg.min_base_kw) & shaped
+    est_kw = np.where(stepped, b.step_kw, np.maximum(0.0, base_now - HOUSE_BASE_KW))
+    n = len(ids)
+    est_out: list[float | None] = [None] * n
+    units: list[int | None] = [None] * n
+    device: list[str | None] = [None] * n
+    reason: list[str] = [""] * n
+    for i in np.flatnonzero(suspect):
+        fit = fit_units(float(est_kw[i]))
+        onset_i = (date(1970, 1, 1) + timedelta(days=first + int(b.step_day[i]))
+                   if stepped[i] else None)
+        row = {k: float(v[i]) for k, v in col.items()}
+        row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]))
+        est_out[i] = round(float(est_kw[i]), 2)
+        units[i] = fit[1] if fit else None
+        device[i] = fit[0].name if fit else None
+        reason[i] = reasons(row, float(s_step[i]), float(b.step_kw[i]), onset_i, fit)
+    onset = pa.array(np.where(stepped, first + b.step_day, 0).astype(np.int32),
+                     pa.int32()).cast(pa.date32())
+    onset = pc.if_else(pa.array(stepped), onset, pa.nulls(n, pa.date32()))
+    r3, r4 = _round_each(3), _round_each(4)
+    table = pa.table({
+        "meter_id": meters["meter_id"], "score": score,
+        "verdict": np.where(suspect, "suspect", "normal"),
+        "est_kw": pa.array(est_out, pa.float64()), "est_units": pa.array(units, pa.int64()),
+        "device": pa.array(device, pa.string()), "onset": onset,
+        "reasons": pa.array(reason, pa.string()), "days": col["days"],
+        "daily_kwh": r3(col["daily_kwh"]), "base_kw": r3(base_now), "cv": col["cv"],
+        "flatness": col["flatness"], "night_ratio": col["night_ratio"],
+        "s_base": r4(s_base), "s_flat": r4(col["s_flat"]), "s_stable": r4(col["s_stable"]),
+        "s_night": r4(col["s_night"]), "s_level": r4(col["s_level"]), "s_step": r4(s_step),
+    })
+    # Highest score first, ties by meter id: the same order from every engine and run.
+    order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("meter_id", "ascending")])
+    table = table.take(order)
+    table = table.append_column("rank", pa.array(np.arange(1, n + 1), pa.int64()))
+    table = table.cast(RANKED_SCHEMA)
     first_cols = ["meter_id", "rank", "score", "verdict", "est_kw", "est_units", "onset",
                   "reasons"]
     return PowerResult(table.select(first_cols + [c for c in table.column_names
