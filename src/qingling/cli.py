@@ -18,7 +18,9 @@ COMMANDS = {
     "weekly-close": "Freeze a week's figures and propose escalations: `--week 2026-W48`.",
     "bulletin": "Write a closed week's bulletin (.docx, .xlsx, PDF): `--week W --out DIR`.",
     "detect": "Run a detection engine: `detect network INPUT... --out FILE`.",
-    "synth": "Write synthetic data: `synth flows --rows N --out FILE.parquet`.",
+    "synth": "Write synthetic data: `synth flows|meters|carrier …`.",
+    "resolve": "Resolve IP observations to subscriber accounts: `resolve --observations F "
+               "--radius F [--cgnat F] [--static F] --out F`.",
     "manage": "Any Django management command (advanced).",
 }
 
@@ -48,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         from qingling.detect.cli import main as detect_main
 
         return detect_main(args[1:])
+    if args[0] == "resolve":
+        from qingling.detect.cli import resolve_main
+
+        return resolve_main(args[1:])
     if args[0] == "synth":
         from qingling.detect.cli import synth_main
 

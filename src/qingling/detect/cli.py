@@ -201,10 +201,96 @@ def synth_meters_main(argv: list[str]) -> int:
     return 0
 
 
+def resolve_main(argv: list[str]) -> int:
+    from qingling.detect.engines import ENGINES, connect
+    from qingling.detect.readers.common import ReaderError, ReadStats
+    from qingling.detect.resolve.engine import ResolveConfig, build_sessions, resolve
+    from qingling.detect.resolve.readers import (
+        read_cgnat,
+        read_observations,
+        read_radius,
+        read_static,
+    )
+
+    ap = argparse.ArgumentParser(prog="qingling resolve", description=(
+        "Resolve (IP[, port], time) observations to the subscriber account that held the "
+        "address, through CGNAT translations, RADIUS sessions and static allocations."))
+    ap.add_argument("--observations", type=Path, required=True,
+                    help="CSV/Parquet: ip, [port], time (发现时间), [obs_id]")
+    ap.add_argument("--radius", type=Path, nargs="+", required=True,
+                    help="RADIUS accounting: CSV with RFC 2866 headers or FreeRADIUS detail")
+    ap.add_argument("--cgnat", type=Path, nargs="*", default=[],
+                    help="CGNAT logs: private_ip, public_ip, port_lo, port_hi, start, stop")
+    ap.add_argument("--static", type=Path, nargs="*", default=[],
+                    help="static allocations: network (CIDR), account, kind")
+    ap.add_argument("--engine", default="duckdb", choices=ENGINES)
+    ap.add_argument("--skew", type=int, default=120, help="clock tolerance in seconds")
+    ap.add_argument("--max-session-hours", type=float, default=48)
+    ap.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
+    args = ap.parse_args(argv)
+    started = time.perf_counter()
+    stats: list[ReadStats] = []
+
+    def read(fn, path: Path) -> pa.Table:  # type: ignore[no-untyped-def]
+        st = ReadStats(str(path))
+        stats.append(st)
+        if not path.exists():
+            raise ReaderError(f"{path}: no such file")
+        return fn(path, st)
+
+    try:
+        cfg = ResolveConfig(skew_s=args.skew, max_session_s=int(args.max_session_hours * 3600))
+        events = pa.concat_tables([read(read_radius, p) for p in args.radius])
+        cgnat = (pa.concat_tables([read(read_cgnat, p) for p in args.cgnat])
+                 if args.cgnat else None)
+        static = (pa.concat_tables([read(read_static, p) for p in args.static])
+                  if args.static else None)
+        obs = read(read_observations, args.observations)
+        engine = connect(args.engine)
+        sessions = build_sessions(events, engine, cfg)
+        out = resolve(obs, sessions, engine, cgnat=cgnat, static=static, cfg=cfg)
+    except (ReaderError, ValueError) as exc:
+        print(f"qingling resolve: {exc}", file=sys.stderr)
+        return 2
+    write_table(out, args.out)
+    for st in stats:
+        print(st.summary(), file=sys.stderr)
+    counts = {k: 0 for k in ("resolved", "ambiguous", "unresolved")}
+    for v in out.column("status").to_pylist():
+        counts[v] += 1
+    print(f"{obs.num_rows} observations, {sessions.num_rows} sessions: "
+          f"{counts['resolved']} resolved, {counts['ambiguous']} ambiguous, "
+          f"{counts['unresolved']} unresolved ({time.perf_counter() - started:.1f} s, "
+          f"{args.engine}) → {args.out}", file=sys.stderr)
+    return 0
+
+
+def synth_carrier_main(argv: list[str]) -> int:
+    from qingling.detect.resolve.synth import synth_carrier, write_carrier
+
+    ap = argparse.ArgumentParser(prog="qingling synth carrier", description=(
+        "Write carrier records (RADIUS CSV with RFC 2866 headers, CGNAT log, static "
+        "allocations) and observations with their answer key."))
+    ap.add_argument("--ips", type=int, default=2000)
+    ap.add_argument("--days", type=int, default=2)
+    ap.add_argument("--observations", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out-dir", type=Path, required=True)
+    args = ap.parse_args(argv)
+    data = synth_carrier(args.ips, args.days, args.observations, seed=args.seed)
+    paths = write_carrier(data, args.out_dir)
+    print(f"{data.sessions.num_rows} sessions ({data.events.num_rows} RADIUS events) on "
+          f"{args.ips} addresses over {args.days} days, {data.observations.num_rows} "
+          f"observations → {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
 def synth_main(argv: list[str]) -> int:
     if len(argv) >= 1 and argv[0] == "flows":
         return synth_flows_main(argv[1:])
     if len(argv) >= 1 and argv[0] == "meters":
         return synth_meters_main(argv[1:])
-    print("usage: qingling synth flows|meters … --out FILE", file=sys.stderr)
+    if len(argv) >= 1 and argv[0] == "carrier":
+        return synth_carrier_main(argv[1:])
+    print("usage: qingling synth flows|meters|carrier …", file=sys.stderr)
     return 2

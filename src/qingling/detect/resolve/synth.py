@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -249,3 +250,30 @@ def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.
     truth = pa.table({"obs_id": ids, "status": pa.array(status),
                       "account": pa.array(acct, pa.string()), "case": pa.array(case)})
     return obs, truth
+
+
+STATUS_NAMES = {"start": "Start", "interim": "Interim-Update", "stop": "Stop"}
+
+
+def write_carrier(data: CarrierData, out_dir: Path) -> list[Path]:
+    """RADIUS as a carrier's CSV export (RFC 2866 attribute names, epoch Event-Timestamp),
+    the CGNAT log and static allocations as CSV, observations and the key as CSV."""
+    import pyarrow.csv as pacsv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ev = data.events
+    radius = pa.table({
+        "User-Name": ev["account"], "Framed-IP-Address": ev["ip"],
+        "Acct-Status-Type": pa.array([STATUS_NAMES[s] for s in ev["status"].to_pylist()]),
+        "Acct-Session-Id": ev["session_id"], "NAS-IP-Address": ev["nas_ip"],
+        "Event-Timestamp": pc.divide(ev["ts"].cast(pa.int64()), 1_000_000),
+    })
+    files = {"radius.csv": radius, "cgnat.csv": data.cgnat, "static.csv": data.static,
+             "observations.csv": data.observations.drop_columns(["tz_assumed"]),
+             "truth.csv": data.truth}
+    paths = []
+    for name, table in files.items():
+        path = out_dir / name
+        pacsv.write_csv(table, path)
+        paths.append(path)
+    return paths
