@@ -134,7 +134,7 @@ def synth_carrier(n_ips: int = 2000, days: int = 2, observations: int = 2000, se
     }, schema=schema.STATIC)
 
     obs, truth = _observations(rng, observations, start, eff_stop, ip_idx, cgnat, account,
-                               gap_after, lost_stop, t0, days, skew_s)
+                               acct_idx, gap_after, lost_stop, t0, days, skew_s)
     return CarrierData(events, sessions, cg, static, obs, truth)
 
 
@@ -150,7 +150,7 @@ def _public_of(i: np.ndarray, ts: np.ndarray, t0: float) -> tuple[pa.Array, np.n
 
 def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.ndarray,
                   ip_idx: np.ndarray, cgnat: np.ndarray, account: pa.Array,
-                  gap_after: np.ndarray, lost_stop: np.ndarray, t0: float, days: int,
+                  acct_idx: np.ndarray, gap_after: np.ndarray, lost_stop: np.ndarray, t0: float, days: int,
                   skew_s: int) -> tuple[pa.Table, pa.Table]:
     """Mostly well inside sessions; also handovers, CGNAT without a port, static and
     unknown addresses."""
@@ -188,9 +188,8 @@ def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.
     nxt_of = np.full(len(start), -1)
     same = ip_idx[order][1:] == ip_idx[order][:-1]
     nxt_of[order[:-1][same]] = order[1:][same]
-    acc = np.asarray(account.to_pylist(), dtype=object)
     hand = hand[(nxt_of[hand] >= 0)]
-    hand = hand[acc[nxt_of[hand]] != acc[hand]]
+    hand = hand[acct_idx[nxt_of[hand]] != acct_idx[hand]]
     k1 = np.flatnonzero(kinds == 1)
     if len(hand):
         h = hand[rng.integers(0, len(hand), len(k1))]
