@@ -27,12 +27,54 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def city_day(rows: int, miners: int, workdir: Path) -> None:
-    import duckdb
+def measure(kind: str, day: Path) -> dict[str, object]:
+    """One measurement in this (fresh) process: 'bare' or 'detect'."""
+    import json
 
-    from qingling.detect.engines import connect
-    from qingling.detect.network.engine import INPUT_COLUMNS, detect_network
-    from qingling.detect.readers.flows import read_flows
+    if kind == "bare":
+        import duckdb
+
+        t = time.perf_counter()
+        con = duckdb.connect()
+        # The grouped result is materialised as Arrow, as detection's is.
+        con.execute("SELECT src_ip, dst_ip, dst_port, proto, count(*), "
+                    "sum(bytes_fwd + bytes_rev), min(ts_start), max(ts_end) "
+                    "FROM read_parquet($1) GROUP BY ALL", [str(day)]).fetch_arrow_table()
+        out: dict[str, object] = {"seconds": time.perf_counter() - t, "rss_mb": rss_mb()}
+    else:
+        import pyarrow.csv as pacsv
+
+        from qingling.detect.engines import connect
+        from qingling.detect.network.engine import INPUT_COLUMNS, detect_network
+        from qingling.detect.readers.flows import read_flows
+
+        t = time.perf_counter()
+        # Read as `qingling detect network` reads: the columns detection uses.
+        flows = read_flows(day, columns=INPUT_COLUMNS)
+        result = detect_network(flows, connect("duckdb"))
+        seconds = time.perf_counter() - t
+        truth = pacsv.read_csv(day.with_name("day.truth.csv"))
+        keys = {(r["src_ip"], r["dst_ip"], r["dst_port"]) for r in truth.to_pylist()}
+        flagged = result.pairs.filter(pc_not_clean(result.pairs))
+        found = {(r["src_ip"], r["dst_ip"], r["dst_port"]): r["verdict"]
+                 for r in flagged.select(["src_ip", "dst_ip", "dst_port", "verdict"]).to_pylist()}
+        out = {"seconds": seconds, "rss_mb": rss_mb(), "pairs": result.pairs.num_rows,
+               "counts": result.counts(), "miners": len(keys),
+               "caught": sum(found.get(k) in ("mining", "suspicious") for k in keys),
+               "convicted": sum(found.get(k) == "mining" for k in keys),
+               "false_leads": sum(1 for k in found if k not in keys)}
+    print(json.dumps(out))
+    return out
+
+
+def pc_not_clean(table: object) -> object:
+    import pyarrow.compute as pc
+
+    return pc.not_equal(table["verdict"], "clean")  # type: ignore[index]
+
+
+def city_day(rows: int, miners: int, workdir: Path) -> None:
+    import json
 
     day = workdir / "day.parquet"
     t = time.perf_counter()
@@ -41,39 +83,26 @@ def city_day(rows: int, miners: int, workdir: Path) -> None:
     print(f"  synthetic day: {rows:,} flows, {miners} miners, written in "
           f"{time.perf_counter() - t:.0f} s ({day.stat().st_size / 1e6:.0f} MB Parquet)")
 
-    t = time.perf_counter()
-    con = duckdb.connect()
-    # The grouped result is materialised as Arrow, as detection's is.
-    con.execute("SELECT src_ip, dst_ip, dst_port, proto, count(*), "
-                "sum(bytes_fwd + bytes_rev), min(ts_start), max(ts_end) "
-                "FROM read_parquet($1) GROUP BY ALL", [str(day)]).fetch_arrow_table()
-    bare = time.perf_counter() - t
-    con.close()
+    def worker(kind: str) -> dict[str, object]:
+        # Each measurement in a fresh process: neither inherits the other's heap.
+        done = subprocess.run([sys.executable, __file__, "--worker", kind, str(day)],
+                              check=True, capture_output=True, text=True, cwd=ROOT)
+        return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
-    t = time.perf_counter()
-    # Read as `qingling detect network` reads: the columns detection uses.
-    flows = read_flows(day, columns=INPUT_COLUMNS)
-    result = detect_network(flows, connect("duckdb"))
-    detect = time.perf_counter() - t
-    import pyarrow.csv as pacsv
-
-    truth = pacsv.read_csv(day.with_name("day.truth.csv"))
-    keys = {(r["src_ip"], r["dst_ip"], r["dst_port"]) for r in truth.to_pylist()}
-    rows_out = result.pairs.select(["src_ip", "dst_ip", "dst_port", "verdict"]).to_pylist()
-    found = {(r["src_ip"], r["dst_ip"], r["dst_port"]): r["verdict"] for r in rows_out}
-    caught = sum(found.get(k) in ("mining", "suspicious") for k in keys)
-    convicted = sum(found.get(k) == "mining" for k in keys)
-    false_leads = sum(1 for k, v in found.items() if v != "clean" and k not in keys)
-    counts = result.counts()
-    print(f"  detection (DuckDB, 2 cores): {detect:.1f} s = {rows / detect:,.0f} flows/s; "
-          f"bare DuckDB scan + group-by: {bare:.1f} s; ratio {detect / bare:.1f}×")
-    print(f"  peak memory (RSS): {rss_mb():,.0f} MB")
-    print(f"  pairs: {result.pairs.num_rows:,} ({counts['mining']} mining, "
-          f"{counts['suspicious']:,} suspicious)")
-    print(f"  recall on embedded miners: {caught}/{len(keys)} = {caught / len(keys):.0%} "
-          f"(mining or suspicious; {convicted} convicted as mining from flows alone)")
-    print(f"  false leads: {false_leads:,} of {len(found) - len(keys):,} benign pairs "
-          f"= {false_leads / max(1, len(found) - len(keys)):.3%}")
+    bare = worker("bare")
+    det = worker("detect")
+    b, d = float(bare["seconds"]), float(det["seconds"])  # type: ignore[arg-type]
+    counts: dict[str, int] = det["counts"]  # type: ignore[assignment]
+    benign = int(det["pairs"]) - int(det["miners"])  # type: ignore[call-overload]
+    print(f"  detection (DuckDB, 2 cores; read + detect): {d:.1f} s = {rows / d:,.0f} flows/s; "
+          f"bare DuckDB scan + group-by: {b:.1f} s; ratio {d / b:.1f}×")
+    print(f"  peak memory (RSS): detection {det['rss_mb']:,.0f} MB, bare {bare['rss_mb']:,.0f} MB")
+    print(f"  pairs: {det['pairs']:,} ({counts['mining']} mining, {counts['suspicious']:,} "
+          f"suspicious)")
+    print(f"  recall on embedded miners: {det['caught']}/{det['miners']} (mining or suspicious; "
+          f"{det['convicted']} convicted as mining from flows alone)")
+    print(f"  false leads: {det['false_leads']:,} of {benign:,} benign pairs "
+          f"= {int(det['false_leads']) / max(1, benign):.3%}")  # type: ignore[call-overload]
 
 
 def captures() -> None:
@@ -151,6 +180,9 @@ def captures() -> None:
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        measure(sys.argv[2], Path(sys.argv[3]))
+        return
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=10_000_000)
     ap.add_argument("--miners", type=int, default=50)

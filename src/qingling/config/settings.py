@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "qingling.cases",
     "qingling.intake",
     "qingling.supervision",
+    "qingling.screening",
 ]
 
 MIDDLEWARE = [

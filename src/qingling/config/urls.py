@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("qingling.cases.urls")),
     path("lists/", include("qingling.intake.urls")),
     path("supervision/", include("qingling.supervision.urls")),
+    path("screening/", include("qingling.screening.urls")),
 ]
