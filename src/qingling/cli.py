@@ -14,6 +14,7 @@ COMMANDS = {
     "import-list": "Import a province list file (CSV or XLSX) for a week.",
     "demo": "Set up a demo week (and with --serve, serve the UI).",
     "serve": "Serve the web UI.",
+    "screen": "Screen network data into cases: `screen network INPUT... --radius F`.",
     "import-subscribers": "Import a carrier subscriber register (personal data encrypted).",
     "digest": "Make (and e-mail) one daily reminder per county: `digest [--date D]`.",
     "weekly-close": "Freeze a week's figures and propose escalations: `--week 2026-W48`.",

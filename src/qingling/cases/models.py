@@ -131,6 +131,12 @@ class Case(models.Model):
     on_stock_list = models.BooleanField(_("stock list"), default=False)
     on_full_list = models.BooleanField(_("full list"), default=False)
     on_new_list = models.BooleanField(_("new list"), default=False)
+    # 监测发现: found by the network or electricity screening, not by a province list.
+    found_by_monitoring = models.BooleanField(_("found by monitoring"), default=False)
+    # A site found mining again after its rebound watch ended is a new case linked here.
+    previous_case = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="later_cases",
+                                      verbose_name=_("previous case"))
     first_week = models.CharField(_("first week"), max_length=8, blank=True)
     last_week = models.CharField(_("latest week"), max_length=8, blank=True, db_index=True)
     # The key-list cut-off this case must be cleared by; derived from the list's week when

@@ -43,6 +43,8 @@ QINGLING_ASSESSMENT_METRIC: str = env_choice("QINGLING_ASSESSMENT_METRIC", ("tce
 # A GeoJSON of the counties' real boundaries, supplied by the deployer (an approved map);
 # without it the dashboard map is schematic.
 QINGLING_MAP_GEOJSON: Path | None = env_optional_path("QINGLING_MAP_GEOJSON")
+# 回头看: a mining signal on a case cleared less than this many weeks ago reopens it (反弹).
+QINGLING_REBOUND_WATCH_WEEKS: int = env_int("QINGLING_REBOUND_WATCH_WEEKS", 8)
 # Daily digests are e-mailed to county officers (one per county per day) when true.
 QINGLING_DIGEST_EMAIL: bool = env_bool("QINGLING_DIGEST_EMAIL", False)
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)

@@ -275,8 +275,32 @@ def synth_carrier_main(argv: list[str]) -> int:
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--observations", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--for-flows", type=Path,
+                    help="a canonical flow file (e.g. from `synth flows`): write RADIUS "
+                         "records and a subscriber register for its internal hosts instead")
     ap.add_argument("--out-dir", type=Path, required=True)
     args = ap.parse_args(argv)
+    if args.for_flows:
+        import pyarrow.csv as pacsv
+
+        from qingling.detect.readers.flows import read_flows
+        from qingling.detect.resolve.synth import STATUS_NAMES, carrier_for_flows
+
+        events, subs = carrier_for_flows(read_flows(args.for_flows), seed=args.seed)
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        radius = pa.table({
+            "User-Name": events["account"], "Framed-IP-Address": events["ip"],
+            "Acct-Status-Type": pa.array([STATUS_NAMES[s] for s in
+                                          events["status"].to_pylist()]),
+            "Acct-Session-Id": events["session_id"], "NAS-IP-Address": events["nas_ip"],
+            "Event-Timestamp": events["ts"]})
+        pacsv.write_csv(radius, args.out_dir / "radius.csv")
+        pacsv.write_csv(subs.rename_columns(["账号", "户名", "证件号码", "联系电话", "装机地址",
+                                             "运营商"]), args.out_dir / "subscribers.csv")
+        print(f"{subs.num_rows} subscribers for the hosts of {args.for_flows} → "
+              f"{args.out_dir / 'radius.csv'}, {args.out_dir / 'subscribers.csv'}",
+              file=sys.stderr)
+        return 0
     data = synth_carrier(args.ips, args.days, args.observations, seed=args.seed)
     paths = write_carrier(data, args.out_dir)
     print(f"{data.sessions.num_rows} sessions ({data.events.num_rows} RADIUS events) on "

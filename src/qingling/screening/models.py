@@ -54,3 +54,56 @@ class Subscriber(models.Model):
     @property
     def address(self) -> str:
         return decrypt(self.address_enc)
+
+
+class ScreeningRun(models.Model):
+    """One screening of a set of inputs. The same inputs (by content) are screened once."""
+
+    class Kind(models.TextChoices):
+        NETWORK = "network", _("Network")
+        POWER = "power", _("Electricity")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    input_sha256 = models.CharField(max_length=64)
+    inputs = models.JSONField(default=list)  # file names
+    stats = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "input_sha256"],
+                                               name="screening_once_per_input")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Signal(models.Model):
+    """One piece of evidence about a site: a network verdict, an electricity lead, an
+    on-site finding or a public report, with its source, time and confidence."""
+
+    class Kind(models.TextChoices):
+        NETWORK = "network", _("Network verdict")
+        POWER = "power", _("Electricity lead")
+        REPORT = "report", _("Public report")
+        SITE = "site", _("On-site finding")
+
+    key = models.CharField(max_length=300, unique=True)  # the same evidence is stored once
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="signals")
+    subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="signals")
+    run = models.ForeignKey(ScreeningRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="signals")
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    observed_at = models.DateTimeField(_("observed"))
+    confidence = models.FloatField(_("confidence"))
+    summary = models.CharField(_("summary"), max_length=500)
+    payload = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["observed_at", "id"]
+        indexes = [models.Index(fields=["case", "observed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.observed_at:%Y-%m-%d %H:%M}"

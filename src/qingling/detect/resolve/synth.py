@@ -276,3 +276,53 @@ def write_carrier(data: CarrierData, out_dir: Path) -> list[Path]:
         pacsv.write_csv(table, path)
         paths.append(path)
     return paths
+
+
+COUNTY_NAMES = {"330402": "南湖区", "330411": "秀洲区", "330421": "嘉善县", "330424": "海盐县",
+                "330481": "海宁市", "330482": "平湖市", "330483": "桐乡市"}
+
+
+def _places() -> list[tuple[str, str]]:
+    """(county, township) names for synthetic addresses: the townships shipped as reference
+    data (read as a file; the engine imports nothing from the web side)."""
+    import csv
+
+    path = Path(__file__).resolve().parents[2] / "geo" / "data" / "jiaxing_townships_nbs2023.csv"
+    if not path.exists():
+        return [("南湖区", "新兴街道")]
+    with open(path, encoding="utf-8") as fh:
+        return [(COUNTY_NAMES[r["areaCode"]], r["name"]) for r in csv.DictReader(fh)
+                if r["areaCode"] in COUNTY_NAMES]
+
+
+def carrier_for_flows(flows: pa.Table, seed: int = 1) -> tuple[pa.Table, pa.Table]:
+    """RADIUS events and a subscriber register for the internal hosts of a flow table: each
+    source address is one subscriber's for the whole span of the flows, and subscribers live
+    at real townships of the city. Returns (events, subscribers)."""
+    rng = np.random.default_rng(seed)
+    hosts = pc.unique(flows["src_ip"]).to_pylist()
+    t0 = pc.min(flows["ts_start"]).as_py().timestamp() - HOUR
+    t1 = pc.max(flows["ts_end"]).as_py().timestamp() + HOUR
+    places = _places()
+    ev: dict[str, list[object]] = {f: [] for f in schema.EVENTS.names}
+    subs: dict[str, list[object]] = {f: [] for f in ("account", "name", "id_number", "phone",
+                                                     "address", "carrier")}
+    surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+    for i, ip in enumerate(sorted(hosts)):
+        acct = f"JX{i:08d}"
+        county, town = places[int(rng.integers(0, len(places)))]
+        subs["account"].append(acct)
+        subs["name"].append(surnames[i % len(surnames)] + "某" + str(i % 100))
+        subs["id_number"].append(f"3304{rng.integers(10, 99)}19{rng.integers(60, 99)}0101"
+                                 f"{rng.integers(1000, 9999)}")
+        subs["phone"].append(f"13{rng.integers(100000000, 999999999)}")
+        subs["address"].append(f"浙江省嘉兴市{county}{town}某路{int(rng.integers(1, 300))}号")
+        subs["carrier"].append("电信")
+        for status, at in (("start", t0), ("stop", t1)):
+            for k, v in (("account", acct), ("ip", ip), ("status", status),
+                         ("session_id", f"F{i:08d}"), ("nas_ip", "10.0.0.1"),
+                         ("ts", datetime.fromtimestamp(at, UTC))):
+                ev[k].append(v)
+    events = pa.table({f.name: pa.array(ev[f.name], f.type) for f in schema.EVENTS},
+                      schema=schema.EVENTS)
+    return events, pa.table({k: pa.array(v, pa.string()) for k, v in subs.items()})

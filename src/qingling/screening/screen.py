@@ -1,0 +1,183 @@
+"""Screening runs: the detection engines' verdicts, resolved to subscribers, become signals
+on cases (监测发现) for the city coordinator to confirm before dispatch.
+
+One case per subject: a resolved account's site, else the address seen. A signal on a
+cleared case within the rebound watch (default 8 weeks) reopens it as 反弹; later, it opens
+a new case linked to the old one. The same inputs are screened once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+
+from qingling.audit.services import audit_record
+from qingling.cases.classify import Classifier
+from qingling.cases.models import Case, IPAddress, State
+from qingling.common.ips import parse_ip
+from qingling.common.weeks import IsoWeek
+from qingling.org.models import RoutingRule
+from qingling.screening.models import ScreeningRun, Signal, Subscriber
+
+
+@dataclass
+class ScreenSummary:
+    run: int
+    duplicate: bool = False
+    flagged: int = 0
+    resolution: dict[str, int] = field(default_factory=dict)
+    cases_created: int = 0
+    cases_updated: int = 0
+    rebounds: int = 0
+    new_after_watch: int = 0
+    signals: int = 0
+
+
+def input_digest(blobs: list[bytes]) -> str:
+    h = hashlib.sha256()
+    for b in sorted(hashlib.sha256(x).digest() for x in blobs):
+        h.update(b)
+    return h.hexdigest()
+
+
+def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: pa.Table,
+                   cgnat: pa.Table | None = None, static: pa.Table | None = None,
+                   actor: Any = None, now: datetime, engine_name: str = "duckdb") -> ScreenSummary:
+    done = ScreeningRun.objects.filter(kind=ScreeningRun.Kind.NETWORK, input_sha256=digest).first()
+    if done is not None:
+        return ScreenSummary(run=done.pk, duplicate=True, **{k: v for k, v in done.stats.items()
+                                                             if k in ScreenSummary.__annotations__
+                                                             and k not in ("run", "duplicate")})
+    from qingling.detect.engines import connect
+    from qingling.detect.network.engine import detect_network
+    from qingling.detect.resolve import schema
+    from qingling.detect.resolve.engine import resolve
+
+    engine = connect(engine_name)
+    pairs = detect_network(flows, engine).pairs
+    flagged = pairs.filter(pc.and_(pc.not_equal(pairs["verdict"], "clean"),
+                                   pc.not_equal(pairs["label"], "node"))).to_pylist()
+    obs = pa.Table.from_pylist([{
+        "obs_id": f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}", "ip": r["src_ip"],
+        "port": None, "ts": r["first_seen"], "tz_assumed": False} for r in flagged],
+        schema=schema.OBSERVATIONS)
+    res = {r["obs_id"]: r for r in resolve(obs, sessions, engine, cgnat=cgnat,
+                                           static=static).to_pylist()}
+    s = ScreenSummary(run=0, flagged=len(flagged))
+    for r in res.values():
+        s.resolution[r["status"]] = s.resolution.get(r["status"], 0) + 1
+    with transaction.atomic():
+        run = ScreeningRun.objects.create(kind=ScreeningRun.Kind.NETWORK, input_sha256=digest,
+                                          inputs=names, created_at=now)
+        s.run = run.pk
+        for r in flagged:
+            key = f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}"
+            x = res[key]
+            sub = (Subscriber.objects.filter(account=x["account"]).select_related("county")
+                   .first() if x["status"] == "resolved" else None)
+            case, change = attach_case(sub=sub, account=x["account"], ip=r["src_ip"], now=now,
+                                       actor=actor, reason=f"网络监测：{r['evidence'][:200]}")
+            if change == "created":
+                s.cases_created += 1
+            elif change == "rebound":
+                s.rebounds += 1
+            elif change == "new_after_watch":
+                s.new_after_watch += 1
+            else:
+                s.cases_updated += 1
+            _, made = Signal.objects.get_or_create(
+                key=f"network:{key}:{r['first_seen'].isoformat()}",
+                defaults={"case": case, "subscriber": sub, "run": run,
+                          "kind": Signal.Kind.NETWORK, "observed_at": r["first_seen"],
+                          "confidence": r["score"],
+                          "summary": (f"{r['verdict']} {r['score']:.2f} → {r['dst_ip']}:"
+                                      f"{r['dst_port']}; {r['evidence']}")[:500],
+                          "payload": {"pair": key, "verdict": r["verdict"], "score": r["score"],
+                                      "layers": r["layers"], "evidence": r["evidence"],
+                                      "resolution": {k: x[k] for k in (
+                                          "status", "account", "via", "confidence", "reason",
+                                          "record")}}})
+            s.signals += made
+        run.stats = {k: v for k, v in s.__dict__.items() if k not in ("run", "duplicate")}
+        run.save(update_fields=["stats"])
+        audit_record(actor=actor, action="screen_network", obj=run, at=now, data=run.stats)
+    return s
+
+
+def _classify(sub: Subscriber | None, address: str) -> tuple[Any, Any]:
+    cls = Classifier.load().classify({"unit_name": sub.name if sub else "", "address": address,
+                                      "type": "", "carrier": sub.carrier if sub else "",
+                                      "uscc": "", "machines": "", "special": "",
+                                      "list_type": "monitoring"})
+    route = RoutingRule.objects.filter(subject_type=cls.subject_type).first()
+    return cls, route
+
+
+def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: datetime,
+                actor: Any, reason: str) -> tuple[Case, str]:
+    """The case a new signal belongs to: (case, 'created' | 'updated' | 'rebound' |
+    'new_after_watch')."""
+    key = f"account:{account}" if account else f"ip:{parse_ip(ip).value}"
+    case = Case.objects.filter(subject_key=key).order_by("-id").first()
+    watch = timedelta(weeks=settings.QINGLING_REBOUND_WATCH_WEEKS)
+    week = str(IsoWeek.of(now))
+    if case is not None and case.state == State.CLEARED:
+        if case.cleared_at and now - case.cleared_at <= watch:
+            target = State.DISPATCHED if case.county_id else State.PENDING
+            Case.objects.filter(pk=case.pk, state=State.CLEARED).update(
+                state=target, cleared_at=None, rebound_count=F("rebound_count") + 1,
+                found_by_monitoring=True, last_week=week, updated_at=now)
+            audit_record(actor=actor, action="rebound", obj=case, case=case, at=now,
+                         from_state=State.CLEARED, to_state=target,
+                         comment=f"回头看：清零后 {(now - case.cleared_at).days} 天再现挖矿信号。{reason}")
+            case.refresh_from_db()
+            _link_ip(case, ip, now)
+            return case, "rebound"
+        previous = case
+        case = None
+    else:
+        previous = None
+    if case is not None:
+        Case.objects.filter(pk=case.pk).update(found_by_monitoring=True, last_week=week,
+                                               updated_at=now)
+        _link_ip(case, ip, now)
+        return case, "updated"
+    address = sub.address if sub else ""
+    cls, route = _classify(sub, address)
+    case = Case.objects.create(
+        subject_key=key, subject_name=(sub.name if sub else "")[:200],
+        id_number=(sub.id_number if sub else "")[:18], phone=(sub.phone if sub else "")[:30],
+        address=address[:300], county=sub.county if sub else None,
+        township=sub.township if sub else None, carrier=(sub.carrier if sub else "")[:40],
+        subject_type=cls.subject_type, behaviour=cls.behaviour, grade=cls.grade,
+        classification=cls.matched, lead_department=route.lead if route else None,
+        # Found by monitoring: the city confirms before anything is dispatched.
+        state=State.PENDING, found_by_monitoring=True, previous_case=previous,
+        first_week=week, last_week=week, created_at=now, updated_at=now)
+    if route is not None:
+        case.co_departments.set(route.co_departments.all())
+    _link_ip(case, ip, now)
+    audit_record(actor=actor, action="create", obj=case, case=case, at=now, to_state=case.state,
+                 comment=reason, data={"previous_case": previous.pk if previous else None})
+    return case, "new_after_watch" if previous else "created"
+
+
+def _link_ip(case: Case, ip: str, now: datetime) -> None:
+    parsed = parse_ip(ip)
+    obj, made = IPAddress.objects.get_or_create(
+        value=parsed.value, defaults={"version": parsed.version, "is_range": parsed.is_range,
+                                      "special": parsed.special, "first_seen_at": now,
+                                      "last_seen_at": now})
+    if not made:
+        IPAddress.objects.filter(pk=obj.pk, last_seen_at__lt=now).update(last_seen_at=now)
+    case.ips.add(obj)
+    values = list(case.ips.values_list("value", flat=True)[:3])
+    Case.objects.filter(pk=case.pk).update(ip_summary=", ".join(values)[:120])

@@ -1,0 +1,97 @@
+"""Screening: network verdicts resolved to subscribers become cases in the right counties,
+once per input; a cleared site that mines again within the watch is reopened as 反弹, and
+after it becomes a new case linked to the old one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pytest
+from django.utils import timezone
+
+from qingling.audit.models import AuditEntry
+from qingling.cases.models import Case, State
+from qingling.detect.engines import connect
+from qingling.detect.resolve.engine import build_sessions
+from qingling.detect.resolve.synth import carrier_for_flows
+from qingling.detect.synth import synth_flows
+from qingling.screening.models import Signal, Subscriber
+from qingling.screening.screen import attach_case, input_digest, screen_network
+from qingling.screening.services import subscribers_import
+from qingling.supervision.digest import build
+from tests.conftest import Personas
+
+
+@pytest.fixture
+def carrier(people: Personas, settings: object, tmp_path: Path) -> dict[str, object]:
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    flows, truth = synth_flows(20_000, miners=5, seed=3)
+    events, subs = carrier_for_flows(flows, seed=3)
+    csv_path = tmp_path / "subscribers.csv"
+    pacsv.write_csv(subs.rename_columns(["账号", "户名", "证件号码", "联系电话", "装机地址",
+                                         "运营商"]), csv_path)
+    summary = subscribers_import(data=csv_path.read_bytes(), file_name="subscribers.csv")
+    assert summary.rejected == [] and summary.triage == 0
+    sessions = build_sessions(events, connect("duckdb"))
+    return {"flows": flows, "truth": truth, "sessions": sessions,
+            "hosts": dict(zip(sorted(pc.unique(flows["src_ip"]).to_pylist()),
+                              [f"JX{i:08d}" for i in range(subs.num_rows)], strict=True))}
+
+
+def test_screening_makes_cases_in_the_subscribers_counties_once(carrier: dict) -> None:
+    now = timezone.now()
+    kw = {"flows": carrier["flows"], "digest": input_digest([b"day-1"]), "names": ["day.parquet"],
+          "sessions": carrier["sessions"], "now": now}
+    s = screen_network(**kw)
+    assert s.flagged > 0 and s.resolution == {"resolved": s.flagged}
+    assert s.cases_created > 0 and s.signals == s.flagged
+    miners = {r["src_ip"] for r in carrier["truth"].to_pylist()}
+    for ip in miners:
+        account = carrier["hosts"][ip]
+        case = Case.objects.get(subject_key=f"account:{account}")
+        sub = Subscriber.objects.get(account=account)
+        assert case.county_id == sub.county_id and case.county_id is not None
+        assert case.subject_name == sub.name and case.address == sub.address
+        assert case.state == State.PENDING and case.found_by_monitoring
+        assert ip in case.ip_summary
+        sig = Signal.objects.filter(case=case).first()
+        assert sig is not None and sig.payload["resolution"]["account"] == account
+        assert sig.payload["resolution"]["status"] == "resolved"
+    cases, signals = Case.objects.count(), Signal.objects.count()
+    again = screen_network(**kw)
+    assert again.duplicate and again.run == s.run
+    assert (Case.objects.count(), Signal.objects.count()) == (cases, signals)
+
+
+def test_a_signal_within_the_watch_reopens_and_after_it_opens_a_linked_case(
+        carrier: dict) -> None:
+    now = timezone.now()
+    ip, account = next(iter(carrier["hosts"].items()))
+    sub = Subscriber.objects.get(account=account)
+    first, change = attach_case(sub=sub, account=account, ip=ip, now=now - timedelta(weeks=12),
+                                actor=None, reason="test")
+    assert change == "created"
+    Case.objects.filter(pk=first.pk).update(state=State.CLEARED,
+                                            cleared_at=now - timedelta(weeks=3))
+    again, change = attach_case(sub=sub, account=account, ip=ip, now=now, actor=None,
+                                reason="网络监测")
+    assert change == "rebound" and again.pk == first.pk
+    again.refresh_from_db()
+    assert again.state == State.DISPATCHED and again.rebound_count == 1
+    entry = AuditEntry.objects.get(action="rebound", case=again)
+    assert entry.from_state == State.CLEARED and "回头看" in entry.comment
+    # The county hears of it in its daily digest.
+    counts, body = build(again.county, now + timedelta(hours=1))
+    assert counts["rebounds"] == 1 and str(again.pk) in body
+    # Cleared again, and nine weeks later mining is seen again: a new case, linked.
+    Case.objects.filter(pk=first.pk).update(state=State.CLEARED,
+                                            cleared_at=now - timedelta(weeks=9))
+    later, change = attach_case(sub=sub, account=account, ip=ip, now=now, actor=None,
+                                reason="网络监测")
+    assert change == "new_after_watch" and later.pk != first.pk
+    assert later.previous_case_id == first.pk and later.state == State.PENDING
+    first.refresh_from_db()
+    assert first.state == State.CLEARED
