@@ -95,3 +95,51 @@ def test_a_signal_within_the_watch_reopens_and_after_it_opens_a_linked_case(
     assert later.previous_case_id == first.pk and later.state == State.PENDING
     first.refresh_from_db()
     assert first.state == State.CLEARED
+
+
+def test_the_case_page_shows_its_signals_on_one_timeline(carrier: dict,
+                                                         people: Personas) -> None:
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    screen_network(flows=carrier["flows"], digest=input_digest([b"d"]), names=["d"],
+                   sessions=carrier["sessions"], now=timezone.now())
+    ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
+    case = Case.objects.get(subject_key=f"account:{carrier['hosts'][ip]}")
+    c = Client()
+    assert c.login(username=people.city.username, password=PASSWORD)
+    html = c.get(f"/cases/{case.pk}/").content.decode()
+    assert "data-signals-summary" in html and 'data-signal="network"' in html
+    assert "RADIUS session" in html
+    other = Client()
+    assert other.login(username=people.dept_other.username, password=PASSWORD)
+    assert other.get(f"/cases/{case.pk}/").status_code in (403, 404)
+
+
+def test_a_shared_egress_makes_a_false_positive_candidate_not_a_blamed_unit(
+        carrier: dict, people: Personas) -> None:
+    from django.test import Client
+
+    from qingling.cases.models import Behaviour, WarningEntry
+    from tests.conftest import PASSWORD
+
+    ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
+    c = Client()
+    assert c.login(username=people.city.username, password=PASSWORD)
+    resp = c.post("/warning-lists/", {"network": f"{ip}/32", "kind": "gov_exit",
+                                      "name": "市政务外网出口", "note": ""})
+    assert resp.status_code == 302 and WarningEntry.objects.get().network == ip
+    assert AuditEntry.objects.filter(action="warning_add", actor=people.city).exists()
+    county = Client()
+    assert county.login(username=people.county_a.username, password=PASSWORD)
+    assert county.get("/warning-lists/").status_code == 403
+    assert county.post("/warning-lists/", {"network": "1.2.3.4", "kind": "other",
+                                           "name": "x"}).status_code == 403
+    screen_network(flows=carrier["flows"], digest=input_digest([b"e"]), names=["e"],
+                   sessions=carrier["sessions"], now=timezone.now())
+    case = Case.objects.get(subject_key=f"account:{carrier['hosts'][ip]}")
+    assert case.behaviour == Behaviour.FALSE_POSITIVE and case.state == State.PENDING
+    assert any("共享出口" in r for r in case.classification)
+    sig = Signal.objects.filter(case=case).first()
+    assert sig is not None and sig.payload["shared_egress"] == "市政务外网出口"

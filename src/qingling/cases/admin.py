@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from qingling.cases.models import ClassificationRule
+from qingling.cases.models import ClassificationRule, WarningEntry
 
 
 @admin.register(ClassificationRule)
@@ -12,3 +12,9 @@ class ClassificationRuleAdmin(admin.ModelAdmin[ClassificationRule]):
     list_display_links = ("name",)
     list_editable = ("priority", "is_active")
     ordering = ("priority", "id")
+
+
+@admin.register(WarningEntry)
+class WarningEntryAdmin(admin.ModelAdmin[WarningEntry]):
+    list_display = ("network", "kind", "name", "is_active")
+    list_filter = ("kind", "is_active")

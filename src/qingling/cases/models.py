@@ -294,3 +294,31 @@ class ClassificationRule(models.Model):
                 raise ValidationError({"value": _("Enter a number.")}) from None
         if not (self.set_subject_type or self.set_behaviour or self.set_grade):
             raise ValidationError(_("A rule must set at least one attribute."))
+
+
+class WarningEntry(models.Model):
+    """A known shared egress (MISP-style warning list): government network exits, campus
+    gateways, carrier CGNAT pools. A hit does not blame the organisation behind it: the item
+    becomes a 误报(共享出口) candidate that needs host-level evidence."""
+
+    class Kind(models.TextChoices):
+        GOV_EXIT = "gov_exit", _("Government network exit")
+        CAMPUS = "campus", _("Campus gateway")
+        CGNAT = "cgnat", _("Carrier CGNAT pool")
+        OTHER = "other", _("Other shared egress")
+
+    network = models.CharField(_("address or network"), max_length=50)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    note = models.CharField(_("note"), max_length=300, blank=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["network"]
+        verbose_name = _("warning-list entry")
+
+    def __str__(self) -> str:
+        return f"{self.network} {self.name}"

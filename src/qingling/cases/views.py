@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseForbidden
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -277,3 +277,41 @@ def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse | 
         f"{path.suffix}\""
     )
     return resp
+
+
+@login_required
+def warning_list_view(request: HttpRequest) -> HttpResponse:
+    """Known shared egress addresses (city coordinator edits; others may not see it)."""
+    from qingling.cases.forms_warning import WarningEntryForm
+    from qingling.cases.models import WarningEntry
+
+    p = profile_of(request.user)
+    if p is None or p.role != Role.CITY:
+        return render(request, "org/no_role.html", status=403)
+    form = WarningEntryForm(request.POST or None)
+    if request.method == "POST":
+        if form.is_valid():
+            entry = form.save(commit=False)
+            entry.added_by_id = request.user.pk
+            entry.save()
+            audit_record(actor=request.user, action="warning_add", obj=entry,
+                         data={"network": entry.network, "kind": entry.kind})
+            messages.success(request, _("Added %(n)s.") % {"n": entry.network})
+            return redirect("warning_list")
+    entries = WarningEntry.objects.all()
+    return render(request, "cases/warning_list.html", {"form": form, "entries": entries})
+
+
+@login_required
+@require_POST
+def warning_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    from qingling.cases.models import WarningEntry
+
+    p = profile_of(request.user)
+    if p is None or p.role != Role.CITY:
+        return HttpResponseForbidden()
+    entry = get_object_or_404(WarningEntry, pk=pk)
+    WarningEntry.objects.filter(pk=pk).update(is_active=not entry.is_active)
+    audit_record(actor=request.user, action="warning_toggle", obj=entry,
+                 data={"network": entry.network, "active": not entry.is_active})
+    return redirect("warning_list")

@@ -21,7 +21,8 @@ from django.db.models import F
 
 from qingling.audit.services import audit_record
 from qingling.cases.classify import Classifier
-from qingling.cases.models import Case, IPAddress, State
+from qingling.cases.models import Behaviour, Case, IPAddress, State
+from qingling.cases.warning import WarningList
 from qingling.common.ips import parse_ip
 from qingling.common.weeks import IsoWeek
 from qingling.org.models import RoutingRule
@@ -57,12 +58,15 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
                                                              if k in ScreenSummary.__annotations__
                                                              and k not in ("run", "duplicate")})
     from qingling.detect.engines import connect
+    from qingling.detect.network.config import NetworkConfig
     from qingling.detect.network.engine import detect_network
     from qingling.detect.resolve import schema
     from qingling.detect.resolve.engine import resolve
 
     engine = connect(engine_name)
-    pairs = detect_network(flows, engine).pairs
+    warnings = WarningList.load()
+    cfg = NetworkConfig(shared_egress=tuple(warnings.addresses()))
+    pairs = detect_network(flows, engine, cfg=cfg).pairs
     flagged = pairs.filter(pc.and_(pc.not_equal(pairs["verdict"], "clean"),
                                    pc.not_equal(pairs["label"], "node"))).to_pylist()
     obs = pa.Table.from_pylist([{
@@ -83,8 +87,10 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
             x = res[key]
             sub = (Subscriber.objects.filter(account=x["account"]).select_related("county")
                    .first() if x["status"] == "resolved" else None)
+            hit = warnings.hit(r["src_ip"])
             case, change = attach_case(sub=sub, account=x["account"], ip=r["src_ip"], now=now,
-                                       actor=actor, reason=f"网络监测：{r['evidence'][:200]}")
+                                       actor=actor, reason=f"网络监测：{r['evidence'][:200]}",
+                                       shared=hit.name if hit else None)
             if change == "created":
                 s.cases_created += 1
             elif change == "rebound":
@@ -101,6 +107,7 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
                           "summary": (f"{r['verdict']} {r['score']:.2f} → {r['dst_ip']}:"
                                       f"{r['dst_port']}; {r['evidence']}")[:500],
                           "payload": {"pair": key, "verdict": r["verdict"], "score": r["score"],
+                                      "shared_egress": hit.name if hit else None,
                                       "layers": r["layers"], "evidence": r["evidence"],
                                       "resolution": {k: x[k] for k in (
                                           "status", "account", "via", "confidence", "reason",
@@ -122,9 +129,10 @@ def _classify(sub: Subscriber | None, address: str) -> tuple[Any, Any]:
 
 
 def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: datetime,
-                actor: Any, reason: str) -> tuple[Case, str]:
+                actor: Any, reason: str, shared: str | None = None) -> tuple[Case, str]:
     """The case a new signal belongs to: (case, 'created' | 'updated' | 'rebound' |
-    'new_after_watch')."""
+    'new_after_watch'). ``shared`` names a known shared egress the signal came through: a
+    new case is then a 误报(共享出口) candidate that needs host-level evidence."""
     key = f"account:{account}" if account else f"ip:{parse_ip(ip).value}"
     case = Case.objects.filter(subject_key=key).order_by("-id").first()
     watch = timedelta(weeks=settings.QINGLING_REBOUND_WATCH_WEEKS)
@@ -157,8 +165,10 @@ def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: da
         id_number=(sub.id_number if sub else "")[:18], phone=(sub.phone if sub else "")[:30],
         address=address[:300], county=sub.county if sub else None,
         township=sub.township if sub else None, carrier=(sub.carrier if sub else "")[:40],
-        subject_type=cls.subject_type, behaviour=cls.behaviour, grade=cls.grade,
-        classification=cls.matched, lead_department=route.lead if route else None,
+        subject_type=cls.subject_type,
+        behaviour=Behaviour.FALSE_POSITIVE if shared else cls.behaviour, grade=cls.grade,
+        classification=cls.matched + ([f"共享出口：{shared}（需主机级证据）"] if shared else []),
+        lead_department=route.lead if route else None,
         # Found by monitoring: the city confirms before anything is dispatched.
         state=State.PENDING, found_by_monitoring=True, previous_case=previous,
         first_week=week, last_week=week, created_at=now, updated_at=now)

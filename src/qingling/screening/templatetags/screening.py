@@ -1,0 +1,27 @@
+"""Template tags the case page uses to show a case's signals (the cases app itself never
+imports screening: the page includes this by name)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.db.models import Count, Min
+from django.db.models.functions import TruncDate
+
+from qingling.screening.models import Signal
+
+register = template.Library()
+
+
+@register.inclusion_tag("screening/_case_signals.html")
+def case_signals(case: Any) -> dict[str, Any]:
+    signals = list(Signal.objects.filter(case=case).order_by("observed_at", "id")[:200])
+    network_days = (Signal.objects.filter(case=case, kind=Signal.Kind.NETWORK)
+                    .annotate(d=TruncDate("observed_at")).values("d").distinct().count())
+    power = Signal.objects.filter(case=case, kind=Signal.Kind.POWER).aggregate(
+        since=Min("observed_at"), n=Count("id"))
+    batches = case.appearances.values("batch").distinct().count() if hasattr(
+        case, "appearances") else 0
+    return {"signals": signals, "network_days": network_days, "power_since": power["since"],
+            "batches": batches, "total": Signal.objects.filter(case=case).count()}
