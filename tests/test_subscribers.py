@@ -99,3 +99,16 @@ def test_the_list_is_masked_and_cut_to_the_county(register: Personas) -> None:
     city = as_user(register.city).get("/screening/subscribers/?triage=1").content.decode()
     assert "OUT003" in city and "NH0001" not in city
     assert as_user(register.dept).get("/screening/subscribers/").status_code == 403
+
+
+def test_addresses_are_placed_by_the_gazetteer_then_the_parser(people: Personas) -> None:
+    from qingling.geo.address import locate_many
+
+    got = locate_many(["嘉兴市南湖区新兴街道某路8号", "桐乡市乌镇某路", "海宁市某某村3号",
+                       "北京市朝阳区某街1号", "某个地方"])
+    assert [g.confidence for g in got] == [1.0, 1.0, 0.6, 0.0, 0.0]
+    assert got[1].township_id is not None  # 乌镇, an alias of 乌镇镇
+    assert got[2].county_id is not None and got[2].reason == "county only: no township named"
+    # The parser knows the whole country: an address elsewhere is rejected, and says where.
+    assert got[3].county_id is None and got[3].reason == "outside the city (北京市市辖区朝阳区)"
+    assert got[4].reason == "no place recognised"

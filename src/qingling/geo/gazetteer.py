@@ -50,7 +50,10 @@ class Gazetteer:
             if len(t.short_name) >= 2:
                 names.add(t.short_name)
             for n in names:
-                g._add(n, p, exact_only=n == t.short_name and n != t.name)
+                # A short name alone (e.g. "新兴") is too loose to find inside an address; a
+                # listed alias (e.g. 乌镇) is meant to be found anywhere.
+                g._add(n, p, exact_only=n == t.short_name and n != t.name
+                       and n not in t.aliases)
             g._exact[t.code] = p
         for z in ResponsibilityArea.objects.select_related("county"):
             p = Place(z.county_id, z.county.name, zone_id=z.pk)

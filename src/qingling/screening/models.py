@@ -28,6 +28,7 @@ class Subscriber(models.Model):
     # 1.0: a township named; 0.6: the county only; 0: outside the city or not found.
     address_confidence = models.FloatField(_("address confidence"), default=0.0)
     needs_triage = models.BooleanField(_("needs triage"), default=False)
+    triage_reason = models.CharField(_("triage reason"), max_length=200, blank=True)
     imported_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

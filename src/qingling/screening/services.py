@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from qingling.audit.services import audit_record
+from qingling.geo.address import locate_many
 from qingling.geo.gazetteer import Gazetteer
 from qingling.intake.readers import ListFileError, decode_text, norm_header, sniff_format
 from qingling.intake.readers import _iter_csv as iter_csv
@@ -58,7 +59,6 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
                             "(e.g. 账号, User-Name, account)")
     cols = {_INDEX[norm_header(c)]: i for i, c in enumerate(rows[header_i][1])
             if _INDEX.get(norm_header(c))}
-    gaz = Gazetteer.load(settings.QINGLING_CITY_CODE)
     parsed = []
     for n, cells in rows[header_i + 1:]:
         summary.rows += 1
@@ -73,17 +73,18 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
         parsed.append((c, get))
     if summary.rejected:
         return summary  # nothing written: the report names every row
+    places = locate_many([get.get("address", "") for _, get in parsed],
+                         Gazetteer.load(settings.QINGLING_CITY_CODE))
     with transaction.atomic():
-        for c, get in parsed:
+        for (c, get), place in zip(parsed, places, strict=True):
             address = get.get("address", "")
-            place = gaz.match_address(address) if address else None
-            conf = 1.0 if place and (place.township_id or place.zone_id) else (0.6 if place else 0.0)
+            conf = place.confidence
             values = {
                 "name_enc": encrypt(get.get("name", "")), "id_enc": encrypt(get.get("id_number", "")),
                 "phone_enc": encrypt(get.get("phone", "")), "address_enc": encrypt(address),
-                "county_id": place.county_id if place else None,
-                "township_id": place.township_id if place else None,
-                "address_confidence": conf, "needs_triage": conf < 1.0,
+                "county_id": place.county_id, "township_id": place.township_id,
+                "address_confidence": conf, "needs_triage": place.needs_triage,
+                "triage_reason": place.reason[:200],
             }
             _, made = Subscriber.objects.update_or_create(carrier=c, account=get["account"],
                                                           defaults=values)
