@@ -42,7 +42,7 @@ def locate_many(addresses: list[str], gazetteer: Gazetteer | None = None) -> lis
         counties = {d.code: d.pk for d in Division.objects.filter(
             parent__code=settings.QINGLING_CITY_CODE, level=Division.Level.COUNTY)}
         city_prefix = settings.QINGLING_CITY_CODE[:4]
-        import cpca  # the fallback parser (a declared dependency, data inside the package)
+        import cpca  # type: ignore[import-untyped]  # fallback parser; its data ships inside
 
         parsed = cpca.transform([addresses[i] for i in rest]).to_dict("records")
         for i, r in zip(rest, parsed, strict=True):
