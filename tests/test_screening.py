@@ -143,3 +143,49 @@ def test_a_shared_egress_makes_a_false_positive_candidate_not_a_blamed_unit(
     assert any("共享出口" in r for r in case.classification)
     sig = Signal.objects.filter(case=case).first()
     assert sig is not None and sig.payload["shared_egress"] == "市政务外网出口"
+
+
+def test_list_addresses_resolve_to_subscribers_and_place_unplaced_cases(
+        people: Personas, settings: object, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from qingling.common.weeks import IsoWeek
+    from qingling.detect.resolve import schema
+    from qingling.intake.services import import_list
+    from qingling.screening.screen import resolve_lists
+    from tests.conftest import COUNTY_A, COUNTY_B, csv_bytes, row
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    week = IsoWeek(2026, 47)
+    import_list(data=csv_bytes([
+        row("61.10.0.5", county="", when="2026-11-17 10:00:00"),  # the list cannot place it
+        row("61.10.0.6", "丙公司", county="南湖区", when="2026-11-17 10:00:00"),
+    ]), file_name="k.csv", list_type="key", week=week,
+        now=datetime(2026, 11, 18, 9, tzinfo=UTC))
+    subscribers_import(data=("账号,户名,装机地址,运营商\n"
+                             "ACC1,赵六,嘉兴市秀洲区王江泾镇某村3号,电信\n"
+                             "ACC2,钱七,嘉兴市秀洲区新塍镇某路9号,电信\n").encode(),
+                       file_name="subs.csv")
+
+    def ts(h: int) -> datetime:
+        return datetime(2026, 11, 17, h, tzinfo=UTC)
+
+    events = pa.Table.from_pylist([
+        {"account": a, "ip": ip, "status": st, "session_id": sid, "nas_ip": "10.0.0.1", "ts": t}
+        for a, ip, sid in (("ACC1", "61.10.0.5", "s1"), ("ACC2", "61.10.0.6", "s2"))
+        for st, t in (("start", ts(0)), ("stop", ts(12)))], schema=schema.EVENTS)
+    sessions = build_sessions(events, connect("duckdb"))
+    r = resolve_lists(week=str(week), digest="d1", names=["radius.csv"], sessions=sessions,
+                      now=timezone.now())
+    assert (r.appearances, r.resolution, r.placed, r.conflicts) == (2, {"resolved": 2}, 1, 1)
+    placed = Case.objects.get(ip_summary="61.10.0.5")
+    assert placed.county.code == COUNTY_B and placed.subject_name == "赵六"
+    assert placed.state == State.PENDING  # the city still dispatches it
+    kept = Case.objects.get(ip_summary="61.10.0.6")
+    assert kept.county.code == COUNTY_A  # the list's county is kept; the signal says why
+    assert "differs" in Signal.objects.get(case=kept).payload["note"]
+    assert resolve_lists(week=str(week), digest="d1", names=[], sessions=sessions,
+                         now=timezone.now()).duplicate
+    assert Signal.objects.count() == 2

@@ -63,6 +63,7 @@ class ScreeningRun(models.Model):
     class Kind(models.TextChoices):
         NETWORK = "network", _("Network")
         POWER = "power", _("Electricity")
+        LISTS = "lists", _("List addresses")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     input_sha256 = models.CharField(max_length=64)
@@ -84,6 +85,7 @@ class Signal(models.Model):
     on-site finding or a public report, with its source, time and confidence."""
 
     class Kind(models.TextChoices):
+        LIST = "list", _("List appearance")
         NETWORK = "network", _("Network verdict")
         POWER = "power", _("Electricity lead")
         REPORT = "report", _("Public report")

@@ -191,3 +191,81 @@ def _link_ip(case: Case, ip: str, now: datetime) -> None:
     case.ips.add(obj)
     values = list(case.ips.values_list("value", flat=True)[:3])
     Case.objects.filter(pk=case.pk).update(ip_summary=", ".join(values)[:120])
+
+
+@dataclass
+class ListResolution:
+    run: int
+    duplicate: bool = False
+    appearances: int = 0
+    resolution: dict[str, int] = field(default_factory=dict)
+    placed: int = 0  # cases that had no county and now have the subscriber's
+    conflicts: int = 0  # the subscriber's county differs from the list's: left for the city
+    signals: int = 0
+
+
+def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Table,
+                  cgnat: pa.Table | None = None, static: pa.Table | None = None,
+                  actor: Any = None, now: datetime, engine_name: str = "duckdb") -> ListResolution:
+    """Resolve the addresses a week's lists name, at the time each was observed, to their
+    subscribers. A case the list could not place (no county) takes the subscriber's county
+    and site and waits for the city to dispatch it; a case whose list county disagrees keeps
+    it, and the signal says so. The same week with the same carrier files runs once."""
+    from qingling.detect.engines import connect
+    from qingling.detect.resolve import schema
+    from qingling.detect.resolve.engine import resolve
+    from qingling.intake.models import Appearance
+
+    done = ScreeningRun.objects.filter(kind=ScreeningRun.Kind.LISTS, input_sha256=digest).first()
+    if done is not None:
+        return ListResolution(run=done.pk, duplicate=True)
+    apps = list(Appearance.objects.filter(batch__week=week, observed_at__isnull=False,
+                                          ip__is_range=False)
+                .select_related("ip", "case", "batch"))
+    obs = pa.Table.from_pylist([{"obs_id": str(a.pk), "ip": a.ip.value, "port": None,
+                                 "ts": a.observed_at, "tz_assumed": False} for a in apps],
+                               schema=schema.OBSERVATIONS)
+    engine = connect(engine_name)
+    res = {r["obs_id"]: r for r in resolve(obs, sessions, engine, cgnat=cgnat,
+                                           static=static).to_pylist()}
+    out = ListResolution(run=0, appearances=len(apps))
+    with transaction.atomic():
+        run = ScreeningRun.objects.create(kind=ScreeningRun.Kind.LISTS, input_sha256=digest,
+                                          inputs=names, created_at=now)
+        out.run = run.pk
+        for a in apps:
+            x = res[str(a.pk)]
+            out.resolution[x["status"]] = out.resolution.get(x["status"], 0) + 1
+            sub = (Subscriber.objects.filter(account=x["account"]).first()
+                   if x["status"] == "resolved" else None)
+            case = a.case
+            note = ""
+            if sub is not None and sub.county_id is not None:
+                if case.county_id is None:
+                    Case.objects.filter(pk=case.pk, county__isnull=True).update(
+                        county_id=sub.county_id, township_id=sub.township_id,
+                        subject_name=case.subject_name or sub.name[:200],
+                        address=case.address or sub.address[:300], updated_at=now)
+                    audit_record(actor=actor, action="resolve_subscriber", obj=case, case=case,
+                                 at=now, comment=f"运营商记录定位：{x['reason']}",
+                                 data={"account": sub.account, "county": sub.county_id})
+                    out.placed += 1
+                elif case.county_id != sub.county_id:
+                    note = "subscriber's county differs from the list's"
+                    out.conflicts += 1
+            _, made = Signal.objects.get_or_create(
+                key=f"list:{a.pk}",
+                defaults={"case": case, "subscriber": sub, "run": run, "kind": Signal.Kind.LIST,
+                          "observed_at": a.observed_at, "confidence": x["confidence"] or 0.0,
+                          "summary": (f"{a.batch.get_list_type_display()} {week}: {a.ip.value} → "
+                                      f"{x['account'] or x['status']}"
+                                      f"{'（' + note + '）' if note else ''}")[:500],
+                          "payload": {"appearance": a.pk, "note": note,
+                                      "resolution": {k: x[k] for k in (
+                                          "status", "account", "via", "confidence", "reason",
+                                          "record")}}})
+            out.signals += made
+        run.stats = {k: v for k, v in out.__dict__.items() if k not in ("run", "duplicate")}
+        run.save(update_fields=["stats"])
+        audit_record(actor=actor, action="resolve_lists", obj=run, at=now, data=run.stats)
+    return out

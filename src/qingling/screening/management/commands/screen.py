@@ -7,7 +7,7 @@ import pyarrow as pa
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from qingling.screening.screen import input_digest, screen_network
+from qingling.screening.screen import input_digest, resolve_lists, screen_network
 
 
 class Command(BaseCommand):
@@ -16,8 +16,10 @@ class Command(BaseCommand):
             "screened once. Usage: qingling screen network INPUT... --radius FILE...")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("kind", choices=["network"])
-        parser.add_argument("inputs", nargs="+", type=Path)
+        parser.add_argument("kind", choices=["network", "lists"])
+        parser.add_argument("inputs", nargs="*", type=Path,
+                            help="network: flow files (pcap, NetFlow, Zeek, …)")
+        parser.add_argument("--week", help="lists: the week whose list addresses to resolve")
         parser.add_argument("--radius", nargs="+", type=Path, required=True)
         parser.add_argument("--cgnat", nargs="*", type=Path, default=[])
         parser.add_argument("--static", nargs="*", type=Path, default=[])
@@ -30,12 +32,16 @@ class Command(BaseCommand):
         from qingling.detect.resolve.engine import build_sessions
         from qingling.detect.resolve.readers import read_cgnat, read_radius, read_static
 
+        if opts["kind"] == "network" and not opts["inputs"]:
+            raise CommandError("screen network needs at least one input file")
+        if opts["kind"] == "lists" and not opts["week"]:
+            raise CommandError("screen lists needs --week (e.g. 2026-W48)")
         files = [*opts["inputs"], *opts["radius"], *opts["cgnat"], *opts["static"]]
         for p in files:
             if not p.is_file():
                 raise CommandError(f"{p}: no such file")
         try:
-            flows = read_many(opts["inputs"], opts["input_format"])
+            flows = read_many(opts["inputs"], opts["input_format"]) if opts["inputs"] else None
             from qingling.detect.engines import connect
 
             events = pa.concat_tables([read_radius(p) for p in opts["radius"]])
@@ -46,7 +52,24 @@ class Command(BaseCommand):
                       if opts["static"] else None)
         except (ReaderError, ValueError) as exc:
             raise CommandError(str(exc)) from None
-        s = screen_network(flows=flows, digest=input_digest([p.read_bytes() for p in files]),
+        digest = input_digest([p.read_bytes() for p in files])
+        if opts["kind"] == "lists":
+            from qingling.common.weeks import IsoWeek
+
+            week = str(IsoWeek.parse(opts["week"]))
+            r = resolve_lists(week=week, digest=input_digest([week.encode(), digest.encode()]),
+                              names=[p.name for p in files], sessions=sessions, cgnat=cgnat,
+                              static=static, now=timezone.now(), engine_name=opts["engine"])
+            if r.duplicate:
+                self.stdout.write(f"{week} was resolved with these files before (run {r.run})")
+                return
+            self.stdout.write(
+                f"run {r.run}: {r.appearances} list addresses of {week}; resolution "
+                f"{r.resolution}; cases placed in their county {r.placed}; county conflicts "
+                f"{r.conflicts}; signals {r.signals}")
+            return
+        assert flows is not None
+        s = screen_network(flows=flows, digest=digest,
                            names=[p.name for p in files], sessions=sessions, cgnat=cgnat,
                            static=static, now=timezone.now(), engine_name=opts["engine"])
         if s.duplicate:
