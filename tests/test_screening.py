@@ -189,3 +189,42 @@ def test_list_addresses_resolve_to_subscribers_and_place_unplaced_cases(
     assert resolve_lists(week=str(week), digest="d1", names=[], sessions=sessions,
                          now=timezone.now()).duplicate
     assert Signal.objects.count() == 2
+
+
+def test_a_host_behind_cgnat_is_resolved_by_its_source_ports(people: Personas,
+                                                             settings: object,
+                                                             tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    import pyarrow as pa
+
+    from qingling.detect.resolve import schema
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    flows, truth = synth_flows(5_000, miners=1, seed=5)
+    miner = truth.to_pylist()[0]["src_ip"]
+    # The miner's traffic leaves through a CGNAT public address; its ports are in one block.
+    n = flows.num_rows
+    is_miner = pc.equal(flows["src_ip"], miner)
+    flows = flows.set_column(flows.schema.get_field_index("src_ip"), "src_ip",
+                             pc.if_else(is_miner, "220.9.9.9", flows["src_ip"]))
+    flows = flows.set_column(flows.schema.get_field_index("src_port"), "src_port",
+                             pc.if_else(is_miner, pa.array([40000 + i % 900 for i in range(n)],
+                                                           pa.int32()), flows["src_port"]))
+    subscribers_import(data="账号,户名,装机地址,运营商\nCG1,孙八,嘉兴市海宁市许村镇某路1号,电信\n"
+                       .encode(), file_name="s.csv")
+    day = datetime(2026, 11, 19, tzinfo=UTC)
+    events = pa.Table.from_pylist([
+        {"account": "CG1", "ip": "100.64.9.9", "status": st, "session_id": "c1",
+         "nas_ip": "10.0.0.1", "ts": day + timedelta(days=d)}
+        for st, d in (("start", 0), ("stop", 3))], schema=schema.EVENTS)
+    cgnat = pa.Table.from_pylist([
+        {"private_ip": "100.64.9.9", "public_ip": "220.9.9.9", "port_lo": 40000,
+         "port_hi": 41999, "start": day, "stop": day + timedelta(days=3)}], schema=schema.CGNAT)
+    s = screen_network(flows=flows, digest="cg", names=["f"], cgnat=cgnat,
+                       sessions=build_sessions(events, connect("duckdb")), now=timezone.now())
+    assert s.resolution.get("resolved", 0) >= 1
+    case = Case.objects.get(subject_key="account:CG1")
+    assert case.county.name == "海宁市" and "220.9.9.9" in case.ip_summary
+    sig = Signal.objects.filter(case=case).first()
+    assert sig is not None and sig.payload["resolution"]["via"] == "cgnat+radius"

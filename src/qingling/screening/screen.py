@@ -69,12 +69,28 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
     pairs = detect_network(flows, engine, cfg=cfg).pairs
     flagged = pairs.filter(pc.and_(pc.not_equal(pairs["verdict"], "clean"),
                                    pc.not_equal(pairs["label"], "node"))).to_pylist()
-    obs = pa.Table.from_pylist([{
-        "obs_id": f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}", "ip": r["src_ip"],
-        "port": None, "ts": r["first_seen"], "tz_assumed": False} for r in flagged],
-        schema=schema.OBSERVATIONS)
-    res = {r["obs_id"]: r for r in resolve(obs, sessions, engine, cgnat=cgnat,
-                                           static=static).to_pylist()}
+    # Behind CGNAT the source port names the subscriber: each flagged pair is observed at
+    # its lowest and highest source port; both must give the same account.
+    ports = _port_range(flows, flagged)
+    rows = []
+    for r in flagged:
+        key = f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}"
+        lo, hi = ports.get(key, (None, None))
+        for end, port in (("lo", lo), ("hi", hi)):
+            rows.append({"obs_id": f"{key}|{end}", "ip": r["src_ip"], "port": port,
+                         "ts": r["first_seen"], "tz_assumed": False})
+    obs = pa.Table.from_pylist(rows, schema=schema.OBSERVATIONS)
+    both = {r["obs_id"]: r for r in resolve(obs, sessions, engine, cgnat=cgnat,
+                                            static=static).to_pylist()}
+    res = {}
+    for r in flagged:
+        key = f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}"
+        a, b = both[f"{key}|lo"], both[f"{key}|hi"]
+        if a["status"] == "resolved" and (b["status"], b["account"]) != ("resolved", a["account"]):
+            a = {**a, "status": "ambiguous", "account": None, "confidence": None,
+                 "reason": f"source ports {a['port']}–{b['port']} belong to different "
+                           f"subscribers ({a['account']}, {b['account'] or b['status']})"}
+        res[key] = a
     s = ScreenSummary(run=0, flagged=len(flagged))
     for r in res.values():
         s.resolution[r["status"]] = s.resolution.get(r["status"], 0) + 1
@@ -117,6 +133,20 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
         run.save(update_fields=["stats"])
         audit_record(actor=actor, action="screen_network", obj=run, at=now, data=run.stats)
     return s
+
+
+def _port_range(flows: pa.Table, flagged: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """Lowest and highest source port of each flagged pair (few pairs; Arrow only)."""
+    if not flagged or "src_port" not in flows.column_names:
+        return {}
+    hosts = pa.array(sorted({r["src_ip"] for r in flagged}), pa.string())
+    sub = flows.filter(pc.is_in(flows["src_ip"], value_set=hosts)).select(
+        ["src_ip", "dst_ip", "dst_port", "proto", "src_port"])
+    sub = sub.filter(pc.is_valid(sub["src_port"]))
+    agg = sub.group_by(["src_ip", "dst_ip", "dst_port", "proto"]).aggregate(
+        [("src_port", "min"), ("src_port", "max")])
+    return {f"{r['src_ip']}|{r['dst_ip']}|{r['dst_port']}|{r['proto']}":
+            (r["src_port_min"], r["src_port_max"]) for r in agg.to_pylist()}
 
 
 def _classify(sub: Subscriber | None, address: str) -> tuple[Any, Any]:
