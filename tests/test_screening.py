@@ -228,3 +228,33 @@ def test_a_host_behind_cgnat_is_resolved_by_its_source_ports(people: Personas,
     assert case.county.name == "海宁市" and "220.9.9.9" in case.ip_summary
     sig = Signal.objects.filter(case=case).first()
     assert sig is not None and sig.payload["resolution"]["via"] == "cgnat+radius"
+
+
+def test_electricity_leads_become_cases_on_the_meters_sites(people: Personas, settings: object,
+                                                           tmp_path: Path) -> None:
+    from django.core.management import call_command
+
+    from qingling.detect.power.inject import synth_meters
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    readings, truth = synth_meters(60, 30, 4, seed=2, negatives=0)
+    miners = [r["meter_id"] for r in truth.to_pylist() if r["kind"] == "miner"]
+    pq_path = tmp_path / "meters.parquet"
+    import pyarrow.parquet as pq
+
+    pq.write_table(readings, pq_path)
+    reg = tmp_path / "register.csv"
+    reg.write_text("表号,户名,用电地址,用电类别\n" + "".join(
+        f"{m},用户{i},嘉兴市平湖市当湖街道某路{i}号,居民\n" for i, m in enumerate(miners)),
+        encoding="utf-8")
+    call_command("screen", "power", str(pq_path), "--register", str(reg))
+    found = Case.objects.filter(subject_key__startswith="meter:")
+    keys = {c.subject_key[6:] for c in found}
+    assert len(keys & set(miners)) >= 3  # the engine's own recall is tested in tests/detect
+    one = found.get(subject_key=f"meter:{sorted(keys & set(miners))[0]}")
+    assert one.county.name == "平湖市" and one.township is not None and one.found_by_monitoring
+    sig = Signal.objects.get(case=one)
+    assert sig.kind == Signal.Kind.POWER and sig.payload["est_kw"] and "kW" in sig.summary
+    n = Signal.objects.count()
+    call_command("screen", "power", str(pq_path), "--register", str(reg))
+    assert Signal.objects.count() == n

@@ -149,24 +149,53 @@ def _port_range(flows: pa.Table, flagged: list[dict[str, Any]]) -> dict[str, tup
             (r["src_port_min"], r["src_port_max"]) for r in agg.to_pylist()}
 
 
-def _classify(sub: Subscriber | None, address: str) -> tuple[Any, Any]:
-    cls = Classifier.load().classify({"unit_name": sub.name if sub else "", "address": address,
-                                      "type": "", "carrier": sub.carrier if sub else "",
-                                      "uscc": "", "machines": "", "special": "",
-                                      "list_type": "monitoring"})
+def _classify(subject: Subject) -> tuple[Any, Any]:
+    cls = Classifier.load().classify({"unit_name": subject.name, "address": subject.address,
+                                      "type": "", "carrier": subject.carrier, "uscc": "",
+                                      "machines": "", "special": "", "list_type": "monitoring"})
     route = RoutingRule.objects.filter(subject_type=cls.subject_type).first()
     return cls, route
 
 
+@dataclass(frozen=True)
+class Subject:
+    """Who and where a signal points at, as far as it is known."""
+
+    key: str
+    name: str = ""
+    id_number: str = ""
+    phone: str = ""
+    address: str = ""
+    county_id: int | None = None
+    township_id: int | None = None
+    carrier: str = ""
+
+
+def subject_of(sub: Subscriber | None, account: str | None, ip: str) -> Subject:
+    if sub is None:
+        return Subject(key=f"account:{account}" if account else f"ip:{parse_ip(ip).value}")
+    return Subject(key=f"account:{account or sub.account}", name=sub.name,
+                   id_number=sub.id_number, phone=sub.phone, address=sub.address,
+                   county_id=sub.county_id, township_id=sub.township_id, carrier=sub.carrier)
+
+
 def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: datetime,
                 actor: Any, reason: str, shared: str | None = None) -> tuple[Case, str]:
+    """The case a network signal belongs to (see ``attach_subject``)."""
+    return attach_subject(subject_of(sub, account, ip), ip=ip, now=now, actor=actor,
+                          reason=reason, shared=shared)
+
+
+def attach_subject(subject: Subject, *, ip: str | None, now: datetime, actor: Any, reason: str,
+                   shared: str | None = None) -> tuple[Case, str]:
     """The case a new signal belongs to: (case, 'created' | 'updated' | 'rebound' |
     'new_after_watch'). ``shared`` names a known shared egress the signal came through: a
     new case is then a 误报(共享出口) candidate that needs host-level evidence."""
-    key = f"account:{account}" if account else f"ip:{parse_ip(ip).value}"
+    key = subject.key
     case = Case.objects.filter(subject_key=key).order_by("-id").first()
     watch = timedelta(weeks=settings.QINGLING_REBOUND_WATCH_WEEKS)
     week = str(IsoWeek.of(now))
+    previous = None
     if case is not None and case.state == State.CLEARED:
         if case.cleared_at and now - case.cleared_at <= watch:
             target = State.DISPATCHED if case.county_id else State.PENDING
@@ -177,24 +206,21 @@ def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: da
                          from_state=State.CLEARED, to_state=target,
                          comment=f"回头看：清零后 {(now - case.cleared_at).days} 天再现挖矿信号。{reason}")
             case.refresh_from_db()
-            _link_ip(case, ip, now)
+            if ip:
+                _link_ip(case, ip, now)
             return case, "rebound"
-        previous = case
-        case = None
-    else:
-        previous = None
+        previous, case = case, None
     if case is not None:
         Case.objects.filter(pk=case.pk).update(found_by_monitoring=True, last_week=week,
                                                updated_at=now)
-        _link_ip(case, ip, now)
+        if ip:
+            _link_ip(case, ip, now)
         return case, "updated"
-    address = sub.address if sub else ""
-    cls, route = _classify(sub, address)
+    cls, route = _classify(subject)
     case = Case.objects.create(
-        subject_key=key, subject_name=(sub.name if sub else "")[:200],
-        id_number=(sub.id_number if sub else "")[:18], phone=(sub.phone if sub else "")[:30],
-        address=address[:300], county=sub.county if sub else None,
-        township=sub.township if sub else None, carrier=(sub.carrier if sub else "")[:40],
+        subject_key=key, subject_name=subject.name[:200], id_number=subject.id_number[:18],
+        phone=subject.phone[:30], address=subject.address[:300], county_id=subject.county_id,
+        township_id=subject.township_id, carrier=subject.carrier[:40],
         subject_type=cls.subject_type,
         behaviour=Behaviour.FALSE_POSITIVE if shared else cls.behaviour, grade=cls.grade,
         classification=cls.matched + ([f"共享出口：{shared}（需主机级证据）"] if shared else []),
@@ -204,7 +230,8 @@ def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: da
         first_week=week, last_week=week, created_at=now, updated_at=now)
     if route is not None:
         case.co_departments.set(route.co_departments.all())
-    _link_ip(case, ip, now)
+    if ip:
+        _link_ip(case, ip, now)
     audit_record(actor=actor, action="create", obj=case, case=case, at=now, to_state=case.state,
                  comment=reason, data={"previous_case": previous.pk if previous else None})
     return case, "new_after_watch" if previous else "created"
@@ -299,3 +326,82 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
         run.save(update_fields=["stats"])
         audit_record(actor=actor, action="resolve_lists", obj=run, at=now, data=run.stats)
     return out
+
+
+REGISTER_ALIASES = {
+    "meter_id": ("meter_id", "表号", "电表号", "计量点"),
+    "holder": ("holder", "account_holder", "户名", "用户名称"),
+    "address": ("address", "用电地址", "地址"),
+    "category": ("category", "用电类别", "类别"),
+    "account": ("account", "户号"),
+}
+
+
+def _register_rows(register: pa.Table | None) -> dict[str, dict[str, str]]:
+    if register is None:
+        return {}
+    cols = {}
+    for f, names in REGISTER_ALIASES.items():
+        for c in register.column_names:
+            if c.strip().lower() in names:
+                cols[f] = c
+                break
+    if "meter_id" not in cols:
+        raise ValueError("the meter register has no meter_id (表号) column")
+    out = {}
+    for r in register.to_pylist():
+        out[str(r[cols["meter_id"]])] = {f: ("" if r[c] is None else str(r[c]))
+                                          for f, c in cols.items()}
+    return out
+
+
+def screen_power(*, readings: Any, register: pa.Table | None, digest: str, names: list[str],
+                 actor: Any = None, now: datetime, engine_name: str = "duckdb") -> ScreenSummary:
+    """Electricity leads (verdict ``suspect``) become cases (监测发现) on the meter's site,
+    placed in the city from the register's address; the ranked lead, its kW and unit count
+    and its reasons are the signal."""
+    from qingling.detect.engines import connect
+    from qingling.detect.power.engine import detect_power
+    from qingling.geo.address import locate_many
+
+    done = ScreeningRun.objects.filter(kind=ScreeningRun.Kind.POWER, input_sha256=digest).first()
+    if done is not None:
+        return ScreenSummary(run=done.pk, duplicate=True)
+    reg = _register_rows(register)
+    ranked = detect_power(readings, connect(engine_name)).ranked
+    leads = ranked.filter(pc.equal(ranked["verdict"], "suspect")).to_pylist()
+    places = locate_many([reg.get(r["meter_id"], {}).get("address", "") for r in leads])
+    s = ScreenSummary(run=0, flagged=len(leads))
+    with transaction.atomic():
+        run = ScreeningRun.objects.create(kind=ScreeningRun.Kind.POWER, input_sha256=digest,
+                                          inputs=names, created_at=now)
+        s.run = run.pk
+        for r, place in zip(leads, places, strict=True):
+            info = reg.get(r["meter_id"], {})
+            subject = Subject(key=f"meter:{r['meter_id']}", name=info.get("holder", ""),
+                              address=info.get("address", ""), county_id=place.county_id,
+                              township_id=place.township_id)
+            case, change = attach_subject(subject, ip=None, now=now, actor=actor,
+                                          reason=f"异常用电：{r['reasons']}")
+            key = {"created": "cases_created", "rebound": "rebounds",
+                   "new_after_watch": "new_after_watch"}.get(change, "cases_updated")
+            setattr(s, key, getattr(s, key) + 1)
+            onset = r["onset"]
+            observed = (datetime.combine(onset, datetime.min.time(), tzinfo=now.tzinfo)
+                        if onset else now)
+            _, made = Signal.objects.get_or_create(
+                key=f"power:{r['meter_id']}:{digest[:16]}",
+                defaults={"case": case, "run": run, "kind": Signal.Kind.POWER,
+                          "observed_at": observed, "confidence": r["score"],
+                          "summary": (f"电表 {r['meter_id']} 排名第 {r['rank']}："
+                                      f"{r['reasons']}")[:500],
+                          "payload": {k: (str(v) if k == "onset" and v else v) for k, v in r.items()
+                                      if k in ("meter_id", "rank", "score", "est_kw", "est_units",
+                                               "device", "onset", "reasons", "base_kw",
+                                               "daily_kwh")}
+                          | {"address_triage": place.reason, "category": info.get("category")}})
+            s.signals += made
+        run.stats = {k: v for k, v in s.__dict__.items() if k not in ("run", "duplicate")}
+        run.save(update_fields=["stats"])
+        audit_record(actor=actor, action="screen_power", obj=run, at=now, data=run.stats)
+    return s
