@@ -258,3 +258,36 @@ def test_electricity_leads_become_cases_on_the_meters_sites(people: Personas, se
     n = Signal.objects.count()
     call_command("screen", "power", str(pq_path), "--register", str(reg))
     assert Signal.objects.count() == n
+
+
+def test_a_signal_joins_the_list_case_of_the_same_credit_code_or_address(
+        people: Personas, settings: object, tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from qingling.common.weeks import IsoWeek
+    from qingling.intake.services import import_list
+    from qingling.screening.screen import Subject, attach_subject
+    from tests.conftest import csv_bytes, row
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    import random
+
+    from qingling.demo import make_uscc
+
+    uscc = make_uscc(random.Random(5), "330402")
+    import_list(data=csv_bytes([
+        row("60.1.1.1", "甲科技有限公司", uscc=uscc, when="2026-11-17 10:00:00"),
+        row("60.1.1.2", "", address="嘉兴市南湖区新兴街道某路 8 号", kind="个人",
+            when="2026-11-17 10:00:00"),
+    ]), file_name="k.csv", list_type="key", week=IsoWeek(2026, 47),
+        now=datetime(2026, 11, 18, 9, tzinfo=UTC))
+    by_uscc = Case.objects.get(subject_key=f"uscc:{uscc}")
+    by_addr = Case.objects.get(subject_key__startswith="addr:")
+    now = timezone.now()
+    case, change = attach_subject(Subject(key="account:ENT9", id_number=uscc.lower()),
+                                  ip="61.9.9.9", now=now, actor=None, reason="网络监测")
+    assert (case.pk, change) == (by_uscc.pk, "updated")
+    case, change = attach_subject(Subject(key="meter:M1", address="嘉兴市南湖区新兴街道某路8号"),
+                                  ip=None, now=now, actor=None, reason="异常用电")
+    assert (case.pk, change) == (by_addr.pk, "updated")
+    assert Case.objects.count() == 2

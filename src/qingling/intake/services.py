@@ -96,7 +96,8 @@ def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
 _SPACE = re.compile(r"[\s\u3000（）()·,，。.]+")
 
 
-def _norm(text: str) -> str:
+def norm_subject(text: str) -> str:
+    """How subject names and addresses are compared (and written into subject keys)."""
     return _SPACE.sub("", text).lower()
 
 
@@ -107,10 +108,10 @@ def subject_key(row: CheckedRow, cls: Classification) -> str:
         return f"uscc:{f['uscc']}"
     if f.get("id_number"):
         return f"id:{f['id_number'].upper()}"
-    name = _norm(f.get("unit_name", ""))
+    name = norm_subject(f.get("unit_name", ""))
     if name and cls.subject_type != SubjectType.RESIDENTIAL:
         return f"name:{name}"
-    address = _norm(f.get("address", ""))
+    address = norm_subject(f.get("address", ""))
     if address and cls.subject_type == SubjectType.RESIDENTIAL:
         return f"addr:{address}"
     assert row.ip is not None

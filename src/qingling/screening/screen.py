@@ -9,6 +9,7 @@ a new case linked to the old one. The same inputs are screened once.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,6 +26,7 @@ from qingling.cases.models import Behaviour, Case, IPAddress, State
 from qingling.cases.warning import WarningList
 from qingling.common.ips import parse_ip
 from qingling.common.weeks import IsoWeek
+from qingling.intake.services import norm_subject
 from qingling.org.models import RoutingRule
 from qingling.screening.models import ScreeningRun, Signal, Subscriber
 
@@ -186,13 +188,34 @@ def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: da
                           reason=reason, shared=shared)
 
 
+_USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+_ID = re.compile(r"\d{17}[\dXx]")
+
+
+def find_case(subject: Subject) -> Case | None:
+    """The case this subject already has, whatever source opened it: by the signal's own key,
+    then by 统一社会信用代码, ID number or normalised address as the lists recorded them."""
+    qs = Case.objects.order_by("-id")
+    case = qs.filter(subject_key=subject.key).first()
+    if case is not None:
+        return case
+    ident = subject.id_number.strip().upper()
+    if _ID.fullmatch(ident):
+        case = qs.filter(subject_key=f"id:{ident}").first()
+    elif _USCC.fullmatch(ident):
+        case = qs.filter(subject_key=f"uscc:{ident}").first()
+    if case is None and subject.address:
+        case = qs.filter(subject_key=f"addr:{norm_subject(subject.address)}").first()
+    return case
+
+
 def attach_subject(subject: Subject, *, ip: str | None, now: datetime, actor: Any, reason: str,
                    shared: str | None = None) -> tuple[Case, str]:
     """The case a new signal belongs to: (case, 'created' | 'updated' | 'rebound' |
     'new_after_watch'). ``shared`` names a known shared egress the signal came through: a
     new case is then a 误报(共享出口) candidate that needs host-level evidence."""
     key = subject.key
-    case = Case.objects.filter(subject_key=key).order_by("-id").first()
+    case = find_case(subject)
     watch = timedelta(weeks=settings.QINGLING_REBOUND_WATCH_WEEKS)
     week = str(IsoWeek.of(now))
     previous = None
