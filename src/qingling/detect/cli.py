@@ -284,17 +284,11 @@ def synth_carrier_main(argv: list[str]) -> int:
         import pyarrow.csv as pacsv
 
         from qingling.detect.readers.flows import read_flows
-        from qingling.detect.resolve.synth import STATUS_NAMES, carrier_for_flows
+        from qingling.detect.resolve.synth import carrier_for_flows, radius_export
 
         events, subs = carrier_for_flows(read_flows(args.for_flows), seed=args.seed)
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        radius = pa.table({
-            "User-Name": events["account"], "Framed-IP-Address": events["ip"],
-            "Acct-Status-Type": pa.array([STATUS_NAMES[s] for s in
-                                          events["status"].to_pylist()]),
-            "Acct-Session-Id": events["session_id"], "NAS-IP-Address": events["nas_ip"],
-            "Event-Timestamp": events["ts"]})
-        pacsv.write_csv(radius, args.out_dir / "radius.csv")
+        pacsv.write_csv(radius_export(events), args.out_dir / "radius.csv")
         pacsv.write_csv(subs.rename_columns(["账号", "户名", "证件号码", "联系电话", "装机地址",
                                              "运营商"]), args.out_dir / "subscribers.csv")
         print(f"{subs.num_rows} subscribers for the hosts of {args.for_flows} → "

@@ -44,6 +44,13 @@ class ScreenSummary:
     signals: int = 0
 
 
+def _finish(run: ScreeningRun, summary: Any, action: str, actor: Any, now: datetime) -> None:
+    """Keep the run's figures with it and in the audit log."""
+    run.stats = {k: v for k, v in summary.__dict__.items() if k not in ("run", "duplicate")}
+    run.save(update_fields=["stats"])
+    audit_record(actor=actor, action=action, obj=run, at=now, data=run.stats)
+
+
 def input_digest(blobs: list[bytes]) -> str:
     h = hashlib.sha256()
     for b in sorted(hashlib.sha256(x).digest() for x in blobs):
@@ -131,9 +138,7 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
                                           "status", "account", "via", "confidence", "reason",
                                           "record")}}})
             s.signals += made
-        run.stats = {k: v for k, v in s.__dict__.items() if k not in ("run", "duplicate")}
-        run.save(update_fields=["stats"])
-        audit_record(actor=actor, action="screen_network", obj=run, at=now, data=run.stats)
+        _finish(run, s, "screen_network", actor, now)
     return s
 
 
@@ -345,9 +350,7 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
                                           "status", "account", "via", "confidence", "reason",
                                           "record")}}})
             out.signals += made
-        run.stats = {k: v for k, v in out.__dict__.items() if k not in ("run", "duplicate")}
-        run.save(update_fields=["stats"])
-        audit_record(actor=actor, action="resolve_lists", obj=run, at=now, data=run.stats)
+        _finish(run, out, "resolve_lists", actor, now)
     return out
 
 
@@ -424,7 +427,5 @@ def screen_power(*, readings: Any, register: pa.Table | None, digest: str, names
                                                "daily_kwh")}
                           | {"address_triage": place.reason, "category": info.get("category")}})
             s.signals += made
-        run.stats = {k: v for k, v in s.__dict__.items() if k not in ("run", "duplicate")}
-        run.save(update_fields=["stats"])
-        audit_record(actor=actor, action="screen_power", obj=run, at=now, data=run.stats)
+        _finish(run, s, "screen_power", actor, now)
     return s

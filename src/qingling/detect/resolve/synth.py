@@ -68,11 +68,7 @@ def synth_carrier(n_ips: int = 2000, days: int = 2, observations: int = 2000, se
                                           pa.array(np.char.zfill(acct_idx.astype(str), 7)), "")
     cgnat = ip_idx % 2 == 0  # even addresses are private, behind CGNAT
     # Private 100.64.0.0/10 for CGNAT subscribers; public 61.0.0.0/8 for the others.
-    ip_s = pc.if_else(pa.array(cgnat),
-                      _ip4(np.full(n_s, 100), 64 + (ip_idx >> 16) % 64, (ip_idx >> 8) % 256,
-                           ip_idx % 256),
-                      _ip4(np.full(n_s, 61), (ip_idx >> 16) % 256, (ip_idx >> 8) % 256,
-                           ip_idx % 256))
+    ip_s = _own_ip(ip_idx, cgnat)
     sid = pc.binary_join_element_wise(pa.array(np.full(n_s, "S")),
                                       pa.array(np.arange(n_s).astype(str)), "")
     nas = pa.array(np.full(n_s, "10.0.0.1"))
@@ -138,6 +134,22 @@ def synth_carrier(n_ips: int = 2000, days: int = 2, observations: int = 2000, se
     return CarrierData(events, sessions, cg, static, obs, truth)
 
 
+def _own_ip(i: np.ndarray, behind_cgnat: np.ndarray) -> pa.Array:
+    """Address number ``i``: private 100.64.0.0/10 behind CGNAT, else public 61.0.0.0/8."""
+    return pc.if_else(pa.array(behind_cgnat),
+                      _ip4(np.full(len(i), 100), 64 + (i >> 16) % 64, (i >> 8) % 256, i % 256),
+                      _ip4(np.full(len(i), 61), (i >> 16) % 256, (i >> 8) % 256, i % 256))
+
+
+def _seen_as(i: np.ndarray, behind_cgnat: np.ndarray, ts: np.ndarray, t0: float
+             ) -> tuple[pa.Array, np.ndarray]:
+    """How an observer on the Internet sees address ``i`` at ``ts``: behind CGNAT, the
+    public address and a port of its block; else the address itself, no port (-1)."""
+    pub_ip, pub_port = _public_of(i, ts, t0)
+    return (pc.if_else(pa.array(behind_cgnat), pub_ip, _own_ip(i, behind_cgnat)),
+            np.where(behind_cgnat, pub_port, -1))
+
+
 def _public_of(i: np.ndarray, ts: np.ndarray, t0: float) -> tuple[pa.Array, np.ndarray]:
     """The public address and a port inside the block a private address has at ``ts``."""
     day = ((ts - t0) // (24 * HOUR)).astype(np.int64)
@@ -172,12 +184,9 @@ def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.
     clear = ~cgnat[s] | ((since > 2 * skew_s) & (since < 24 * HOUR - 2 * skew_s))
     k0, s, ts0 = k0[clear], s[clear], ts0[clear]
     priv = cgnat[s]
-    pub_ip, pub_port = _public_of(ip_idx[s], ts0, t0)
-    own_ip = _ip4(np.where(priv, 100, 61), np.where(priv, 64 + (ip_idx[s] >> 16) % 64,
-                                                    (ip_idx[s] >> 16) % 256),
-                  (ip_idx[s] >> 8) % 256, ip_idx[s] % 256)
-    ips.append(pc.if_else(pa.array(priv), pub_ip, own_ip))
-    out_port.append(np.where(priv, pub_port, -1))
+    seen_ip, seen_port = _seen_as(ip_idx[s], priv, ts0, t0)
+    ips.append(seen_ip)
+    out_port.append(seen_port)
     out_ts.append(ts0)
     status += ["resolved"] * len(k0)
     acct += account.take(pa.array(s)).to_pylist()
@@ -194,13 +203,9 @@ def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.
     if len(hand):
         h = hand[rng.integers(0, len(hand), len(k1))]
         ts1 = np.floor(stop[h])
-        priv = cgnat[h]
-        pub_ip, pub_port = _public_of(ip_idx[h], ts1, t0)
-        own_ip = _ip4(np.where(priv, 100, 61), np.where(priv, 64 + (ip_idx[h] >> 16) % 64,
-                                                        (ip_idx[h] >> 16) % 256),
-                      (ip_idx[h] >> 8) % 256, ip_idx[h] % 256)
-        ips.append(pc.if_else(pa.array(priv), pub_ip, own_ip))
-        out_port.append(np.where(priv, pub_port, -1))
+        seen_ip, seen_port = _seen_as(ip_idx[h], cgnat[h], ts1, t0)
+        ips.append(seen_ip)
+        out_port.append(seen_port)
         out_ts.append(ts1)
         status += ["ambiguous"] * len(k1)
         acct += [None] * len(k1)
@@ -254,20 +259,23 @@ def _observations(rng: np.random.Generator, n: int, start: np.ndarray, stop: np.
 STATUS_NAMES = {"start": "Start", "interim": "Interim-Update", "stop": "Stop"}
 
 
-def write_carrier(data: CarrierData, out_dir: Path) -> list[Path]:
-    """RADIUS as a carrier's CSV export (RFC 2866 attribute names, epoch Event-Timestamp),
-    the CGNAT log and static allocations as CSV, observations and the key as CSV."""
-    import pyarrow.csv as pacsv
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    ev = data.events
-    radius = pa.table({
+def radius_export(ev: pa.Table) -> pa.Table:
+    """Events as a carrier's CSV export: RFC 2866 attribute names, epoch Event-Timestamp."""
+    return pa.table({
         "User-Name": ev["account"], "Framed-IP-Address": ev["ip"],
         "Acct-Status-Type": pa.array([STATUS_NAMES[s] for s in ev["status"].to_pylist()]),
         "Acct-Session-Id": ev["session_id"], "NAS-IP-Address": ev["nas_ip"],
         "Event-Timestamp": pc.divide(ev["ts"].cast(pa.int64()), 1_000_000),
     })
-    files = {"radius.csv": radius, "cgnat.csv": data.cgnat, "static.csv": data.static,
+
+
+def write_carrier(data: CarrierData, out_dir: Path) -> list[Path]:
+    """RADIUS as a carrier's CSV export, the CGNAT log and static allocations, observations
+    and the key, all as CSV."""
+    import pyarrow.csv as pacsv
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {"radius.csv": radius_export(data.events), "cgnat.csv": data.cgnat, "static.csv": data.static,
              "observations.csv": data.observations.drop_columns(["tz_assumed"]),
              "truth.csv": data.truth}
     paths = []
