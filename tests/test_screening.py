@@ -291,3 +291,28 @@ def test_a_signal_joins_the_list_case_of_the_same_credit_code_or_address(
                                   ip=None, now=now, actor=None, reason="异常用电")
     assert (case.pk, change) == (by_addr.pk, "updated")
     assert Case.objects.count() == 2
+
+
+def test_the_demo_path_on_the_command_line(people: Personas, settings: object, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from qingling.cli import main as qingling
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    day, carrier_dir = tmp_path / "day.parquet", tmp_path / "carrier"
+    assert qingling(["synth", "flows", "--rows", "8000", "--miners", "3", "--out", str(day)]) == 0
+    assert qingling(["synth", "carrier", "--for-flows", str(day), "--out-dir",
+                     str(carrier_dir)]) == 0
+    assert qingling(["import-subscribers", str(carrier_dir / "subscribers.csv")]) == 0
+    args = ["screen", "network", str(day), "--radius", str(carrier_dir / "radius.csv")]
+    assert qingling(args) == 0
+    first = capsys.readouterr().out
+    assert "cases created" in first
+    made = Case.objects.filter(found_by_monitoring=True)
+    truth = pacsv.read_csv(day.with_name("day.truth.csv")).to_pylist()
+    for t in truth:
+        case = made.get(ip_summary__contains=t["src_ip"])
+        assert case.county_id is not None and case.subject_name
+    n = (Case.objects.count(), Signal.objects.count())
+    assert qingling(args) == 0
+    assert "nothing changed" in capsys.readouterr().out
+    assert (Case.objects.count(), Signal.objects.count()) == n

@@ -153,3 +153,24 @@ def test_a_time_without_zone_is_flagged_for_the_resolver(tmp_path: Path) -> None
     obs = read_observations(p)
     assert obs["tz_assumed"].to_pylist() == [True, False]
     assert obs["port"].to_pylist() == [None, 1500] and obs["obs_id"].to_pylist() == ["1", "2"]
+
+
+def test_the_cli_resolves_generated_carrier_files_to_their_key(tmp_path: Path) -> None:
+    import csv
+
+    from qingling.detect.cli import resolve_main, synth_carrier_main
+
+    assert synth_carrier_main(["--ips", "200", "--observations", "300", "--seed", "4",
+                               "--out-dir", str(tmp_path)]) == 0
+    out = tmp_path / "resolved.csv"
+    assert resolve_main(["--observations", str(tmp_path / "observations.csv"),
+                         "--radius", str(tmp_path / "radius.csv"),
+                         "--cgnat", str(tmp_path / "cgnat.csv"),
+                         "--static", str(tmp_path / "static.csv"), "--out", str(out)]) == 0
+    key = {r["obs_id"]: r for r in csv.DictReader((tmp_path / "truth.csv").open())}
+    got = list(csv.DictReader(out.open()))
+    assert len(got) == len(key)
+    assert all((r["status"], r["account"]) == (key[r["obs_id"]]["status"],
+                                               key[r["obs_id"]]["account"]) for r in got)
+    assert resolve_main(["--observations", str(tmp_path / "nope.csv"), "--radius",
+                         str(tmp_path / "radius.csv"), "--out", str(out)]) == 2

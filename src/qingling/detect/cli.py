@@ -205,12 +205,7 @@ def resolve_main(argv: list[str]) -> int:
     from qingling.detect.engines import ENGINES, connect
     from qingling.detect.readers.common import ReaderError, ReadStats
     from qingling.detect.resolve.engine import ResolveConfig, build_sessions, resolve
-    from qingling.detect.resolve.readers import (
-        read_cgnat,
-        read_observations,
-        read_radius,
-        read_static,
-    )
+    from qingling.detect.resolve.readers import read_carrier, read_observations
 
     ap = argparse.ArgumentParser(prog="qingling resolve", description=(
         "Resolve (IP[, port], time) observations to the subscriber account that held the "
@@ -230,22 +225,14 @@ def resolve_main(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     started = time.perf_counter()
     stats: list[ReadStats] = []
-
-    def read(fn, path: Path) -> pa.Table:  # type: ignore[no-untyped-def]
-        st = ReadStats(str(path))
-        stats.append(st)
-        if not path.exists():
-            raise ReaderError(f"{path}: no such file")
-        return fn(path, st)
-
     try:
         cfg = ResolveConfig(skew_s=args.skew, max_session_s=int(args.max_session_hours * 3600))
-        events = pa.concat_tables([read(read_radius, p) for p in args.radius])
-        cgnat = (pa.concat_tables([read(read_cgnat, p) for p in args.cgnat])
-                 if args.cgnat else None)
-        static = (pa.concat_tables([read(read_static, p) for p in args.static])
-                  if args.static else None)
-        obs = read(read_observations, args.observations)
+        events, cgnat, static = read_carrier(args.radius, args.cgnat, args.static, stats)
+        obs_stats = ReadStats(str(args.observations))
+        stats.append(obs_stats)
+        if not args.observations.exists():
+            raise ReaderError(f"{args.observations}: no such file")
+        obs = read_observations(args.observations, obs_stats)
         engine = connect(args.engine)
         sessions = build_sessions(events, engine, cfg)
         out = resolve(obs, sessions, engine, cgnat=cgnat, static=static, cfg=cfg)

@@ -286,3 +286,22 @@ def read_observations(path: Path, stats: ReadStats | None = None,
     # Rows that failed after their time was parsed leave an extra flag: keep the last n.
     data["tz_assumed"] = assumed[-n:] if n else []
     return _table(data, schema.OBSERVATIONS)
+
+
+def read_carrier(radius: list[Path], cgnat: list[Path], static: list[Path],
+                 stats: list[ReadStats] | None = None
+                 ) -> tuple[pa.Table, pa.Table | None, pa.Table | None]:
+    """(RADIUS events, CGNAT translations or None, static allocations or None) from files;
+    each file's ReadStats is appended to ``stats``."""
+    def read(fn: Callable[..., pa.Table], path: Path) -> pa.Table:
+        if not path.exists():
+            raise ReaderError(f"{path}: no such file")
+        st = ReadStats(str(path))
+        if stats is not None:
+            stats.append(st)
+        return fn(path, st)
+
+    events = pa.concat_tables([read(read_radius, p) for p in radius])
+    cg = pa.concat_tables([read(read_cgnat, p) for p in cgnat]) if cgnat else None
+    st_tab = pa.concat_tables([read(read_static, p) for p in static]) if static else None
+    return events, cg, st_tab

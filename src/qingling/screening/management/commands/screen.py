@@ -62,7 +62,7 @@ class Command(BaseCommand):
         from qingling.detect.readers import read_many
         from qingling.detect.readers.common import ReaderError
         from qingling.detect.resolve.engine import build_sessions
-        from qingling.detect.resolve.readers import read_cgnat, read_radius, read_static
+        from qingling.detect.resolve.readers import read_carrier
 
         if opts["kind"] in ("network", "power") and not opts["inputs"]:
             raise CommandError(f"screen {opts['kind']} needs at least one input file")
@@ -81,12 +81,8 @@ class Command(BaseCommand):
             flows = read_many(opts["inputs"], opts["input_format"]) if opts["inputs"] else None
             from qingling.detect.engines import connect
 
-            events = pa.concat_tables([read_radius(p) for p in opts["radius"]])
+            events, cgnat, static = read_carrier(opts["radius"], opts["cgnat"], opts["static"])
             sessions = build_sessions(events, connect(opts["engine"]))
-            cgnat = (pa.concat_tables([read_cgnat(p) for p in opts["cgnat"]])
-                     if opts["cgnat"] else None)
-            static = (pa.concat_tables([read_static(p) for p in opts["static"]])
-                      if opts["static"] else None)
         except (ReaderError, ValueError) as exc:
             raise CommandError(str(exc)) from None
         digest = input_digest([p.read_bytes() for p in files])
