@@ -138,3 +138,36 @@ def test_parquet_read_by_the_engine_ranks_like_arrow_input(tmp_path: Path) -> No
     from_arrow = detect_power(readings, engine).ranked.to_pylist()
     from_parquet = detect_power(engine.read_parquet([str(f)]), engine).ranked.to_pylist()
     assert from_parquet == from_arrow
+
+
+def test_a_base_that_falls_back_after_days_is_not_a_mining_step() -> None:
+    """A week of electric heating lifts the base and lets it fall: not a machine that keeps
+    running. The same lift kept to the end of the window is a step."""
+    import numpy as np
+
+    days, per_day = 30, 96
+    rng = np.random.default_rng(3)
+    hours = np.arange(per_day) / 4
+    shape = 0.15 + 0.6 * np.exp(-((hours - 19.5) ** 2) / 4)
+
+    def curve(extra: np.ndarray) -> np.ndarray:
+        kw = np.tile(shape, days) * rng.uniform(0.8, 1.2, days * per_day)
+        return kw + np.repeat(extra, per_day)
+
+    lift = np.zeros(days)
+    lift[18:24] = 5.0  # six days at +5 kW, then back
+    kept = np.zeros(days)
+    kept[18:] = 5.0  # +5 kW from day 18 to the end
+    t0 = int(datetime(2026, 10, 1).timestamp() * 1_000_000) - 8 * 3600 * 1_000_000
+    ts = t0 + np.arange(days * per_day, dtype=np.int64) * 15 * 60 * 1_000_000
+    rows = {"heater": curve(lift), "miner": curve(kept)}
+    readings = pa.table({
+        "meter_id": pa.array(np.repeat(list(rows), days * per_day)),
+        "ts": pa.array(np.tile(ts, len(rows)), pa.timestamp("us")),
+        "kwh": pa.array(np.concatenate(list(rows.values())) / 4),
+        "minutes": pa.array(np.full(days * per_day * len(rows), 15, np.int32)),
+    })
+    ranked = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    assert ranked["miner"]["s_step"] > 0 and ranked["miner"]["verdict"] == "suspect"
+    assert ranked["miner"]["onset"].isoformat() == "2026-10-19"
+    assert ranked["heater"]["s_step"] == 0

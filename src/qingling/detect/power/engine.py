@@ -126,6 +126,7 @@ class Loads:
     night_kw: np.ndarray  # median over days of the lowest power in 22:00–08:00
     weekend_kw: np.ndarray  # median over Saturdays and Sundays of the daily minimum
     step_kwh: np.ndarray  # rise of the mean daily energy across the step (kWh/day)
+    held: np.ndarray  # share of the days since the step on which the base stayed up
 
 
 def base_loads(daily: pa.Table, meters: list[str], first_day: int,
@@ -185,6 +186,12 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
             tail_med = np.nanmedian(tail, axis=1)
             tail_mad = np.nanmedian(np.abs(tail - tail_med[:, None]), axis=1)
             after_cv = np.where(tail_n > 0, 1.4826 * tail_mad / np.maximum(tail_med, 0.05), 1.0)
+            # How much of the time since the step the base stayed up: a miner keeps running;
+            # a heater or a visitor's week lifts the base and lets it fall back.
+            up = later & ~np.isnan(smooth)
+            risen = up & (smooth >= (before_k + 0.5 * jump_k)[:, None])
+            held = np.where(up.sum(axis=1) > 0, risen.sum(axis=1) / np.maximum(up.sum(axis=1), 1),
+                            0.0)
             e_before = np.where(~later, energy, np.nan)
             e_after = np.where(later, energy, np.nan)
             both = (np.any(~np.isnan(e_before), axis=1) & np.any(~np.isnan(e_after), axis=1))
@@ -201,6 +208,7 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
         after_cv=r6(np.where(has_step, after_cv, 1.0)),
         night_kw=r6(night_base), weekend_kw=r6(weekend_base),
         step_kwh=r6(np.where(has_step, step_kwh, 0.0)),
+        held=r6(np.where(has_step, held, 0.0)),
     )
 
 
@@ -257,7 +265,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         "s_level")}
     # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
     # the night minimum but cycles by day does not.
-    stepped = (b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
+    stepped = ((b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
+               & (b.held >= 0.8))
     s_step = np.where(stepped, np.clip((b.step_kw - 0.5) / 2.5, 0.0, 1.0), 0.0)
     # Since a step, judge the load as it is now; a load held all night (valley-only mining
     # at the cheap tariff) or all weekend counts as base too.
