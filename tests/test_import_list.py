@@ -257,3 +257,16 @@ def test_an_unknown_county_waits_for_the_city_to_dispatch(ref: None) -> None:
     s = run(csv_bytes([row("60.12.1.1", "甲公司", county="")]), "stock")
     assert s.pending_dispatch == 1
     assert Case.objects.get().state == State.PENDING
+
+
+def test_a_listed_shared_egress_becomes_a_false_positive_candidate(ref: None) -> None:
+    from qingling.cases.models import Behaviour, WarningEntry
+
+    WarningEntry.objects.create(network="60.12.0.0/24", kind="gov_exit", name="区政务外网出口")
+    import_list(data=csv_bytes([row("60.12.0.7", "某局"), row("61.1.1.1", "某公司")]),
+                file_name="k.csv", list_type="key", week=WEEK)
+    shared = Case.objects.get(ip_summary="60.12.0.7")
+    other = Case.objects.get(ip_summary="61.1.1.1")
+    assert shared.behaviour == Behaviour.FALSE_POSITIVE
+    assert any("区政务外网出口" in m for m in shared.classification)
+    assert other.behaviour != Behaviour.FALSE_POSITIVE

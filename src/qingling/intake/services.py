@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
 from qingling.cases.classify import Classification, Classifier
-from qingling.cases.models import OPEN_STATES, Case, IPAddress, ListType, State
+from qingling.cases.models import OPEN_STATES, Behaviour, Case, IPAddress, ListType, State
+from qingling.cases.warning import WarningList
 from qingling.common.db import fast_insert, refresh_planner_statistics
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
@@ -262,10 +263,18 @@ def _write(
     ips = _ip_objects(good, now)
     say("classifying and matching cases")
     classifier = Classifier.load()
+    warnings = WarningList.load()
     routing = {r.subject_type: r for r in RoutingRule.objects.prefetch_related("co_departments")}
     groups: dict[str, list[tuple[CheckedRow, int, Classification]]] = {}
     for r, o in good:
         cls = classifier.classify(_context(r, list_type))
+        assert r.ip is not None
+        hit = warnings.hit(r.ip.value) if warnings.nets else None
+        if hit is not None:
+            # A known shared egress: the organisation behind it is not the suspect; the host
+            # behind the exit is to be found (误报(共享出口) candidate).
+            cls = replace(cls, behaviour=Behaviour.FALSE_POSITIVE,
+                          matched=[*cls.matched, f"共享出口：{hit.name}（需主机级证据）"])
         groups.setdefault(subject_key(r, cls), []).append((r, o, cls))
 
     by_key: dict[str, Case] = {}
