@@ -316,3 +316,22 @@ def test_the_demo_path_on_the_command_line(people: Personas, settings: object, t
     assert qingling(args) == 0
     assert "nothing changed" in capsys.readouterr().out
     assert (Case.objects.count(), Signal.objects.count()) == n
+
+
+def test_the_runs_page_and_the_monitoring_filter(carrier: dict, people: Personas) -> None:
+    from django.test import Client
+
+    from tests.conftest import PASSWORD
+
+    screen_network(flows=carrier["flows"], digest=input_digest([b"r"]), names=["day.parquet"],
+                   sessions=carrier["sessions"], now=timezone.now())
+    c = Client()
+    assert c.login(username=people.city.username, password=PASSWORD)
+    html = c.get("/screening/").content.decode()
+    assert "day.parquet" in html and "cases_created" in html
+    listed = c.get("/cases/?list_type=monitoring&state=pending").content.decode()
+    ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
+    assert ip in listed
+    other = Client()
+    assert other.login(username=people.county_a.username, password=PASSWORD)
+    assert other.get("/screening/").status_code == 403

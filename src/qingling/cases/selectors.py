@@ -35,6 +35,7 @@ LIST_FLAGS = {
     "stock": "on_stock_list",
     "full": "on_full_list",
     "new": "on_new_list",
+    "monitoring": "found_by_monitoring",  # 监测发现: network or electricity screening
 }
 
 

@@ -73,7 +73,7 @@ def _filter_choices() -> dict[str, object]:
             parent__code=settings.QINGLING_CITY_CODE, level="county"
         ),
         "states": State.choices,
-        "list_types": ListType.choices,
+        "list_types": [*ListType.choices, ("monitoring", _("Found by monitoring"))],
         "grades": Grade.choices,
         "subject_types": SubjectType.choices,
         "departments": Department.objects.filter(is_active=True),

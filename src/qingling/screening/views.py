@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from qingling.org.models import Role
 from qingling.org.scope import mask_address, mask_id, mask_name, profile_of
-from qingling.screening.models import Subscriber
+from qingling.screening.models import ScreeningRun, Subscriber
 from qingling.screening.services import may_reveal, may_view, reveal
 
 
@@ -70,3 +70,14 @@ def subscriber_reveal(request: HttpRequest, pk: int) -> HttpResponse:
         "s": sub, "shown": shown, "revealed": True, "may_reveal": True})
     resp["Cache-Control"] = "no-store"
     return resp
+
+
+@login_required
+def runs(request: HttpRequest) -> HttpResponse:
+    """Screening runs and what they produced (city and leaders)."""
+    p = profile_of(request.user)
+    if p is None or p.role not in (Role.CITY, Role.LEADER):
+        return render(request, "org/no_role.html", status=403)
+    return render(request, "screening/runs.html", {
+        "runs": ScreeningRun.objects.all()[:100],
+        "triage": Subscriber.objects.filter(needs_triage=True).count()})
