@@ -11,15 +11,17 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.test import Client
 from django.utils import translation
 
 from qingling.cases.reference import rules_load
-from qingling.common.weeks import IsoWeek
+from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.geo.services import divisions_load
 from qingling.org.services import departments_load, user_provision
 
@@ -99,3 +101,16 @@ def row(ip: str, name: str = "", county: str = "南湖区", address: str = "", u
 
 WEEK = IsoWeek(2026, 47)
 NEXT_WEEK = IsoWeek(2026, 48)
+
+
+def client_for(user: object | None) -> Client:
+    """A test client signed in as ``user`` (None: anonymous)."""
+    c = Client()
+    if user is not None:
+        c.force_login(user)  # type: ignore[arg-type]
+    return c
+
+
+def at(text: str) -> datetime:
+    """A local (Asia/Shanghai) time, as the work group reads it: at("2026-11-20T18:00")."""
+    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,13 @@ from docx.oxml.ns import qn
 from docx.shared import Mm
 from openpyxl import load_workbook
 
-from qingling.common.weeks import SHANGHAI
 from qingling.supervision import bulletin as bul
 from qingling.supervision.bulletin import issue
 from qingling.supervision.services import reference_load, weekly_close
-from tests.conftest import WEEK, Personas
+from tests.conftest import WEEK, Personas, at
 from tests.test_supervision import three_key_items
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "bulletin"
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import io
 from dataclasses import dataclass
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from openpyxl import load_workbook
@@ -18,7 +17,7 @@ from qingling.cases.models import Case, Evidence
 from qingling.cases.services import case_transition, evidence_add, visit_record
 from qingling.intake.models import ListBatch
 from qingling.intake.services import import_list
-from tests.conftest import WEEK, Personas, csv_bytes, row
+from tests.conftest import WEEK, Personas, client_for, csv_bytes, row
 from tests.test_uploads import png_bytes
 
 
@@ -51,13 +50,6 @@ def world(people: Personas) -> World:
     ev = evidence_add(case_id=a.pk, actor=people.county_a, stream=io.BytesIO(png_bytes()),
                       original_name="a.png")
     return World(people, Case.objects.get(pk=a.pk), b, ev, ListBatch.objects.get(pk=s.batch_id))
-
-
-def client_for(user: object | None) -> Client:
-    c = Client()
-    if user is not None:
-        c.force_login(user)  # type: ignore[arg-type]
-    return c
 
 
 PERSONAS = ["city", "county_a", "county_b", "dept", "dept_other", "verifier_a", "leader",

@@ -22,7 +22,7 @@ from qingling.screening.models import Signal, Subscriber
 from qingling.screening.screen import attach_case, input_digest, screen_network
 from qingling.screening.services import subscribers_import
 from qingling.supervision.digest import build
-from tests.conftest import Personas
+from tests.conftest import Personas, client_for
 
 
 @pytest.fixture
@@ -99,40 +99,29 @@ def test_a_signal_within_the_watch_reopens_and_after_it_opens_a_linked_case(
 
 def test_the_case_page_shows_its_signals_on_one_timeline(carrier: dict,
                                                          people: Personas) -> None:
-    from django.test import Client
-
-    from tests.conftest import PASSWORD
-
     screen_network(flows=carrier["flows"], digest=input_digest([b"d"]), names=["d"],
                    sessions=carrier["sessions"], now=timezone.now())
     ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
     case = Case.objects.get(subject_key=f"account:{carrier['hosts'][ip]}")
-    c = Client()
-    assert c.login(username=people.city.username, password=PASSWORD)
+    c = client_for(people.city)
     html = c.get(f"/cases/{case.pk}/").content.decode()
     assert "data-signals-summary" in html and 'data-signal="network"' in html
     assert "RADIUS session" in html
-    other = Client()
-    assert other.login(username=people.dept_other.username, password=PASSWORD)
+    other = client_for(people.dept_other)
     assert other.get(f"/cases/{case.pk}/").status_code in (403, 404)
 
 
 def test_a_shared_egress_makes_a_false_positive_candidate_not_a_blamed_unit(
         carrier: dict, people: Personas) -> None:
-    from django.test import Client
-
     from qingling.cases.models import Behaviour, WarningEntry
-    from tests.conftest import PASSWORD
 
     ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
-    c = Client()
-    assert c.login(username=people.city.username, password=PASSWORD)
+    c = client_for(people.city)
     resp = c.post("/warning-lists/", {"network": f"{ip}/32", "kind": "gov_exit",
                                       "name": "市政务外网出口", "note": ""})
     assert resp.status_code == 302 and WarningEntry.objects.get().network == ip
     assert AuditEntry.objects.filter(action="warning_add", actor=people.city).exists()
-    county = Client()
-    assert county.login(username=people.county_a.username, password=PASSWORD)
+    county = client_for(people.county_a)
     assert county.get("/warning-lists/").status_code == 403
     assert county.post("/warning-lists/", {"network": "1.2.3.4", "kind": "other",
                                            "name": "x"}).status_code == 403
@@ -319,19 +308,13 @@ def test_the_demo_path_on_the_command_line(people: Personas, settings: object, t
 
 
 def test_the_runs_page_and_the_monitoring_filter(carrier: dict, people: Personas) -> None:
-    from django.test import Client
-
-    from tests.conftest import PASSWORD
-
     screen_network(flows=carrier["flows"], digest=input_digest([b"r"]), names=["day.parquet"],
                    sessions=carrier["sessions"], now=timezone.now())
-    c = Client()
-    assert c.login(username=people.city.username, password=PASSWORD)
+    c = client_for(people.city)
     html = c.get("/screening/").content.decode()
     assert "day.parquet" in html and "cases_created" in html
     listed = c.get("/cases/?list_type=monitoring&state=pending").content.decode()
     ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
     assert ip in listed
-    other = Client()
-    assert other.login(username=people.county_a.username, password=PASSWORD)
+    other = client_for(people.county_a)
     assert other.get("/screening/").status_code == 403

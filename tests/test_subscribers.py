@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
-from django.test import Client
 
 from qingling.audit.models import AuditEntry
 from qingling.screening.models import Subscriber
 from qingling.screening.services import subscribers_import
-from tests.conftest import COUNTY_A, PASSWORD, Personas
+from tests.conftest import COUNTY_A, Personas, client_for
 
 REGISTER = (
     "账号,户名,证件号码,联系电话,装机地址,运营商\n"
@@ -20,12 +19,6 @@ REGISTER = (
     "XZ0002,李四,330411198505052345,13987654321,嘉兴市秀洲区王江泾镇某村3号,电信\n"
     "OUT003,王五,110101199001011111,13700000000,北京市朝阳区某街1号,电信\n"
 ).encode()
-
-
-def as_user(user: object) -> Client:
-    c = Client()
-    assert c.login(username=user.username, password=PASSWORD)  # type: ignore[attr-defined]
-    return c
 
 
 @pytest.fixture
@@ -66,7 +59,7 @@ def test_a_bad_row_imports_nothing(people: Personas) -> None:
 def test_masking_and_reveal_per_role(register: Personas, who: str, sees_page: int,
                                      may_reveal: bool) -> None:
     sub = Subscriber.objects.get(account="NH0001")
-    c = as_user(getattr(register, who))
+    c = client_for(getattr(register, who))
     page = c.get(f"/screening/subscribers/{sub.pk}/")
     assert page.status_code == sees_page
     if sees_page == 200:
@@ -88,17 +81,17 @@ def test_masking_and_reveal_per_role(register: Personas, who: str, sees_page: in
 
 def test_a_reveal_needs_a_reason(register: Personas) -> None:
     sub = Subscriber.objects.get(account="NH0001")
-    resp = as_user(register.city).post(f"/screening/subscribers/{sub.pk}/reveal/", {"reason": " "})
+    resp = client_for(register.city).post(f"/screening/subscribers/{sub.pk}/reveal/", {"reason": " "})
     assert resp.status_code == 400 and "张三丰" not in resp.content.decode()
     assert not AuditEntry.objects.filter(action="reveal_personal").exists()
 
 
 def test_the_list_is_masked_and_cut_to_the_county(register: Personas) -> None:
-    html = as_user(register.county_a).get("/screening/subscribers/").content.decode()
+    html = client_for(register.county_a).get("/screening/subscribers/").content.decode()
     assert "NH0001" in html and "XZ0002" not in html and "张三丰" not in html
-    city = as_user(register.city).get("/screening/subscribers/?triage=1").content.decode()
+    city = client_for(register.city).get("/screening/subscribers/?triage=1").content.decode()
     assert "OUT003" in city and "NH0001" not in city
-    assert as_user(register.dept).get("/screening/subscribers/").status_code == 403
+    assert client_for(register.dept).get("/screening/subscribers/").status_code == 403
 
 
 def test_addresses_are_placed_by_the_gazetteer_then_the_parser(people: Personas) -> None:

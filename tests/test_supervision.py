@@ -12,7 +12,6 @@ import pytest
 from qingling.audit.models import AuditEntry
 from qingling.cases.models import Case, State
 from qingling.cases.services import case_transition, evidence_add, visit_record
-from qingling.common.weeks import SHANGHAI
 from qingling.intake.services import import_list
 from qingling.supervision import energy, tariff
 from qingling.supervision.figures import compute
@@ -24,15 +23,11 @@ from qingling.supervision.services import (
     reference_load,
     weekly_close,
 )
-from tests.conftest import COUNTY_A, WEEK, Personas, csv_bytes, row
+from tests.conftest import COUNTY_A, WEEK, Personas, at, csv_bytes, row
 from tests.test_uploads import png_bytes
 
 SEEN = "2026-11-14 10:00:00"
 ZJ = [tariff.Rate("330000", date(2022, 2, 14), Decimal("0.50"))]
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
 
 
 # --- the surcharge ------------------------------------------------------------------------

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.test import Client
 from docx import Document
 from openpyxl import load_workbook
 
@@ -19,18 +18,8 @@ from qingling.common.weeks import SHANGHAI
 from qingling.supervision import bulletin as bul
 from qingling.supervision.models import BillingCycle, Escalation, TariffAccount, WeeklyClose
 from qingling.supervision.services import reference_load, weekly_close
-from tests.conftest import PASSWORD, WEEK, Personas
+from tests.conftest import WEEK, Personas, at, client_for
 from tests.test_supervision import three_key_items
-
-
-def at(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
-
-
-def as_user(user: object) -> Client:
-    c = Client()
-    assert c.login(username=user.username, password=PASSWORD)  # type: ignore[attr-defined]
-    return c
 
 
 @pytest.fixture
@@ -57,7 +46,7 @@ def table(html: str, table_id: str) -> list[list[str]]:
 
 def test_the_page_the_bulletin_and_its_annex_show_the_same_numbers(closed: Personas,
                                                                     tmp_path: Path) -> None:
-    page = as_user(closed.city).get(f"/supervision/?week={WEEK}").content.decode()
+    page = client_for(closed.city).get(f"/supervision/?week={WEEK}").content.decode()
     files = bul.issue(WEEK, tmp_path, at("2026-11-23T09:00"), pdf=False)
     docx_rows = [[c.text for c in r.cells] for r in Document(str(files.docx)).tables[0].rows][1:]
     xlsx_rows = [[str(v) for v in r] for r in
@@ -74,17 +63,17 @@ def test_the_page_the_bulletin_and_its_annex_show_the_same_numbers(closed: Perso
                                         ("county_b", 200), ("dept", 403), ("verifier_a", 403),
                                         ("outsider", 403)])
 def test_who_may_read_the_supervision_page(closed: Personas, who: str, status: int) -> None:
-    assert as_user(getattr(closed, who)).get("/supervision/").status_code == status
+    assert client_for(getattr(closed, who)).get("/supervision/").status_code == status
 
 
 def test_a_county_sees_only_its_own_county(closed: Personas) -> None:
-    html_a = as_user(closed.county_a).get(f"/supervision/?week={WEEK}").content.decode()
+    html_a = client_for(closed.county_a).get(f"/supervision/?week={WEEK}").content.decode()
     rows = table(html_a, "table-key")
     assert [r[0] for r in rows] == ["南湖区", "全市"] and rows[0][1:5] == ["3", "1", "1", "1"]
     assert "60.12.1.3" in html_a  # its own interview
-    html_b = as_user(closed.county_b).get(f"/supervision/?week={WEEK}").content.decode()
+    html_b = client_for(closed.county_b).get(f"/supervision/?week={WEEK}").content.decode()
     assert "南湖区" not in html_b and "60.12.1.3" not in html_b
-    wb = load_workbook(io.BytesIO(as_user(closed.county_b).get(
+    wb = load_workbook(io.BytesIO(client_for(closed.county_b).get(
         f"/supervision/figures/{WEEK}.xlsx").content))
     assert [r[0] for r in wb["表1 重点名单清零"].iter_rows(min_row=2, values_only=True)] == [
         "秀洲区", "全市"]
@@ -93,13 +82,13 @@ def test_a_county_sees_only_its_own_county(closed: Personas) -> None:
 def test_only_the_city_closes_weeks_and_moves_escalations(closed: Personas) -> None:
     esc = Escalation.objects.get()
     for who in (closed.county_a, closed.leader, closed.dept):
-        c = as_user(who)
+        c = client_for(who)
         assert c.post("/supervision/close/", {"week": "2026-W45"}).status_code == 403
         assert c.post(f"/supervision/escalations/{esc.pk}/approve/").status_code == 403
         assert c.post(f"/supervision/bulletin/{WEEK}/issue/").status_code == 403
     esc.refresh_from_db()
     assert esc.status == Escalation.Status.PROPOSED
-    city = as_user(closed.city)
+    city = client_for(closed.city)
     city.post(f"/supervision/escalations/{esc.pk}/approve/", {"scheduled_on": "2026-11-25"})
     esc.refresh_from_db()
     assert esc.status == Escalation.Status.APPROVED and esc.decided_by == closed.city
@@ -109,23 +98,23 @@ def test_only_the_city_closes_weeks_and_moves_escalations(closed: Personas) -> N
 
 
 def test_bulletin_files_are_for_the_city_and_leaders(closed: Personas) -> None:
-    city = as_user(closed.city)
+    city = client_for(closed.city)
     city.post(f"/supervision/bulletin/{WEEK}/issue/")
-    resp = as_user(closed.leader).get(f"/supervision/bulletin/{WEEK}/docx/")
+    resp = client_for(closed.leader).get(f"/supervision/bulletin/{WEEK}/docx/")
     assert resp.status_code == 200 and b"".join(resp.streaming_content)[:2] == b"PK"
-    assert as_user(closed.county_a).get(f"/supervision/bulletin/{WEEK}/docx/").status_code == 403
+    assert client_for(closed.county_a).get(f"/supervision/bulletin/{WEEK}/docx/").status_code == 403
     assert AuditEntry.objects.filter(action="download", actor=closed.leader).exists()
 
 
 def test_the_tariff_register_masks_people_for_leaders_and_scopes_counties(
         closed: Personas) -> None:
-    city = as_user(closed.city).get("/supervision/tariff/").content.decode()
+    city = client_for(closed.city).get("/supervision/tariff/").content.decode()
     # One whole 30-day cycle of 3,000 kWh inside the mining period: 3,000 × 0.50 yuan.
     assert "张三丰" in city and "某路8号" in city and "1500.00" in city and "3000.00" in city
-    leader = as_user(closed.leader).get("/supervision/tariff/").content.decode()
+    leader = client_for(closed.leader).get("/supervision/tariff/").content.decode()
     assert "张三丰" not in leader and "张**" in leader and "某路8号" not in leader
-    assert "3300001234" not in as_user(closed.county_b).get("/supervision/tariff/").content.decode()
-    export = as_user(closed.city).get("/supervision/tariff.xlsx")
+    assert "3300001234" not in client_for(closed.county_b).get("/supervision/tariff/").content.decode()
+    export = client_for(closed.city).get("/supervision/tariff.xlsx")
     ws = load_workbook(io.BytesIO(export.content)).active
     rows = list(ws.iter_rows(min_row=2, values_only=True))
     assert rows[0][0] == "3300001234" and rows[0][6] == "是"
@@ -139,22 +128,22 @@ def test_todays_digest_shows_in_the_app_for_its_county_only(closed: Personas) ->
 
     today = timezone.now().astimezone(SHANGHAI).date()
     assert send_digests(today, timezone.now(), email=False)
-    html_a = as_user(closed.county_a).get("/supervision/").content.decode()
+    html_a = client_for(closed.county_a).get("/supervision/").content.decode()
     assert "每日提醒" in html_a and "南湖区" in html_a
-    html_b = as_user(closed.county_b).get("/supervision/").content.decode()
+    html_b = client_for(closed.county_b).get("/supervision/").content.decode()
     assert "每日提醒" not in html_b
 
 
 def test_a_deployer_geojson_replaces_the_schematic_map(closed: Personas, settings: object,
                                                       tmp_path: Path) -> None:
-    html = as_user(closed.city).get("/supervision/").content.decode()
+    html = client_for(closed.city).get("/supervision/").content.decode()
     assert "data-geojson=\"\"" in html
-    assert as_user(closed.city).get("/supervision/map.geojson").status_code == 404
+    assert client_for(closed.city).get("/supervision/map.geojson").status_code == 404
     geo = tmp_path / "jiaxing.geojson"
     geo.write_text('{"type": "FeatureCollection", "features": []}', encoding="utf-8")
     settings.QINGLING_MAP_GEOJSON = geo  # type: ignore[attr-defined]
-    html = as_user(closed.city).get("/supervision/").content.decode()
+    html = client_for(closed.city).get("/supervision/").content.decode()
     assert 'data-geojson="/supervision/map.geojson"' in html
-    resp = as_user(closed.leader).get("/supervision/map.geojson")
+    resp = client_for(closed.leader).get("/supervision/map.geojson")
     assert resp.status_code == 200 and b"FeatureCollection" in b"".join(resp.streaming_content)
-    assert as_user(closed.dept).get("/supervision/map.geojson").status_code == 403
+    assert client_for(closed.dept).get("/supervision/map.geojson").status_code == 403
