@@ -162,6 +162,7 @@ def test_personal_data_is_masked_for_the_leader_and_shown_to_the_county(world: W
     leader = client_for(world.p.leader).get(url).content.decode()
     assert "张三" not in leader and "张*" in leader
     assert "13800001234" not in leader and "3幢101室" not in leader
+    assert "138****1234" in leader
     wb = load_workbook(io.BytesIO(client_for(world.p.leader).get(reverse("case_export")).content))
     ws = wb.active
     assert ws is not None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from qingling.cases.models import Case
 from qingling.org.models import Profile, SubjectType
-from qingling.org.scope import can_see_personal, mask_address, mask_id, mask_name
+from qingling.org.scope import can_see_personal, mask_address, mask_id, mask_name, mask_phone
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def personal(case: Case, profile: Profile | None) -> Personal:
     return Personal(
         name=mask_name(case.subject_name) if person else case.subject_name,
         id_number=mask_id(case.id_number),
-        phone=mask_id(case.phone),
+        phone=mask_phone(case.phone),
         address=mask_address(case.address) if person else case.address,
         masked=True,
     )

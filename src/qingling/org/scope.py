@@ -87,6 +87,14 @@ def mask_id(value: str) -> str:
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
 
 
+def mask_phone(value: str) -> str:
+    """138****5678: the network prefix and the last four digits, as Chinese forms show it."""
+    digits = value.strip()
+    if len(digits) < 7:
+        return "*" * len(digits)
+    return digits[:3] + "*" * (len(digits) - 7) + digits[-4:]
+
+
 def mask_address(value: str) -> str:
     # Keep the part that places it (county, township) and hide the door.
     for marker in ("镇", "街道", "乡", "区", "县", "市"):

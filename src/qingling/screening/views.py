@@ -11,16 +11,14 @@ from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_POST
 
 from qingling.org.models import Role
-from qingling.org.scope import mask_address, mask_id, mask_name, profile_of
+from qingling.org.scope import mask_address, mask_id, mask_name, mask_phone, profile_of
 from qingling.screening.models import ScreeningRun, Subscriber
 from qingling.screening.services import may_reveal, may_view, reveal
 
 
 def _masked(s: Subscriber) -> dict[str, str]:
-    phone = s.phone
     return {"name": mask_name(s.name), "id_number": mask_id(s.id_number),
-            "phone": (phone[:3] + "****" + phone[-4:]) if len(phone) >= 7 else "*" * len(phone),
-            "address": mask_address(s.address)}
+            "phone": mask_phone(s.phone), "address": mask_address(s.address)}
 
 
 @login_required
