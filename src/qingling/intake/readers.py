@@ -172,7 +172,8 @@ def find_header(rows: list[tuple[int, list[str]]], limit: int = 30) -> int:
     )
 
 
-def read_table(data: bytes) -> Table:
+def read_rows(data: bytes) -> tuple[str, str, list[tuple[int, list[str]]]]:
+    """(format, encoding, non-empty rows with their 1-based numbers) of a CSV or XLSX file."""
     fmt = sniff_format(data)
     if fmt == "xlsx":
         encoding = ""
@@ -180,7 +181,11 @@ def read_table(data: bytes) -> Table:
     else:
         text, encoding = decode_text(data)
         rows = list(_iter_csv(text))
-    rows = [(n, cells) for n, cells in rows if any(cells)]
+    return fmt, encoding, [(n, cells) for n, cells in rows if any(cells)]
+
+
+def read_table(data: bytes) -> Table:
+    fmt, encoding, rows = read_rows(data)
     if not rows:
         raise ListFileError("the file has no rows")
     h = find_header(rows)

@@ -63,9 +63,7 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
                    actor: Any = None, now: datetime, engine_name: str = "duckdb") -> ScreenSummary:
     done = ScreeningRun.objects.filter(kind=ScreeningRun.Kind.NETWORK, input_sha256=digest).first()
     if done is not None:
-        return ScreenSummary(run=done.pk, duplicate=True, **{k: v for k, v in done.stats.items()
-                                                             if k in ScreenSummary.__annotations__
-                                                             and k not in ("run", "duplicate")})
+        return ScreenSummary(run=done.pk, duplicate=True)
     from qingling.detect.engines import connect
     from qingling.detect.network.config import NetworkConfig
     from qingling.detect.network.engine import detect_network

@@ -13,9 +13,7 @@ from django.db import transaction
 from qingling.audit.services import audit_record
 from qingling.geo.address import locate_many
 from qingling.geo.gazetteer import Gazetteer
-from qingling.intake.readers import ListFileError, decode_text, norm_header, sniff_format
-from qingling.intake.readers import _iter_csv as iter_csv
-from qingling.intake.readers import _iter_xlsx as iter_xlsx
+from qingling.intake.readers import ListFileError, norm_header, read_rows
 from qingling.org.models import Role
 from qingling.org.scope import profile_of
 from qingling.screening.crypto import encrypt
@@ -47,11 +45,7 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
     """Upsert the register by (carrier, account); all or nothing. An address that names no
     place in the city is kept for manual triage, never guessed."""
     summary = SubscriberImport(file=file_name)
-    if sniff_format(data) == "xlsx":
-        rows = list(iter_xlsx(data))
-    else:
-        rows = list(iter_csv(decode_text(data)[0]))
-    rows = [(n, cells) for n, cells in rows if any(cells)]
+    rows = read_rows(data)[2]
     header_i = next((i for i, (_, cells) in enumerate(rows[:30])
                      if "account" in {_INDEX.get(norm_header(c)) for c in cells}), None)
     if header_i is None:

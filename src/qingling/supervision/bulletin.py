@@ -30,6 +30,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
+from qingling.audit.services import audit_record
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.common.xlsx import build_workbook
 from qingling.supervision import charts
@@ -457,8 +458,6 @@ def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
             bulletin = Bulletin.objects.create(
                 week=str(week), doc_number=next_document_number(week.year), issued_at=now,
                 issued_by=actor if getattr(actor, "is_authenticated", False) else None)
-            from qingling.audit.services import audit_record
-
             audit_record(actor=actor, action="bulletin_issue", obj=bulletin, at=now,
                          data={"week": str(week), "doc_number": bulletin.doc_number})
     out_dir.mkdir(parents=True, exist_ok=True)
