@@ -115,6 +115,33 @@ def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
     assert detect_power(readings, engine).ranked.to_pylist() == reference
 
 
+def test_mixed_intervals_give_each_meter_the_figures_it_gets_alone(engine: Engine) -> None:
+    """One meter read hourly among 15-minute meters: the screening takes each reading's
+    own interval, and the 15-minute meters come out exactly as they do on their own."""
+    import pyarrow.compute as pc
+
+    readings, _ = synth_meters(120, 21, 4, seed=6)
+    alone = {r["meter_id"]: r for r in detect_power(readings, engine).ranked.to_pylist()}
+    hourly_src = readings.filter(pc.equal(readings["meter_id"], "M0000007"))
+    # Four quarter-hours summed into each hour, stamped at the hour's start.
+    ts = hourly_src["ts"].cast(pa.int64()).to_numpy() // 3_600_000_000 * 3_600_000_000
+    import numpy as np
+
+    hours, start = np.unique(ts, return_index=True)
+    kwh = np.add.reduceat(hourly_src["kwh"].to_numpy(), start)
+    hourly = pa.table({"meter_id": pa.array(["H1"] * len(hours)),
+                       "ts": pa.array(hours, pa.int64()).cast(readings.schema.field("ts").type),
+                       "kwh": pa.array(kwh), "minutes": pa.array([60] * len(hours), pa.int32())})
+    mixed = pa.concat_tables([readings, hourly.cast(readings.schema)])
+    rows = {r["meter_id"]: r for r in detect_power(mixed, engine).ranked.to_pylist()}
+    assert rows["H1"]["days"] == alone["M0000007"]["days"] == 21
+    assert rows["H1"]["daily_kwh"] == pytest.approx(alone["M0000007"]["daily_kwh"], abs=1e-3)
+    assert rows["H1"]["verdict"] == alone["M0000007"]["verdict"]
+    for meter, row in alone.items():
+        assert {k: v for k, v in rows[meter].items() if k != "rank"} == \
+            {k: v for k, v in row.items() if k != "rank"}
+
+
 def test_the_cli_ranks_meters_and_joins_the_register(tmp_path: Path) -> None:
     data = tmp_path / "m.parquet"
     assert qingling(["synth", "meters", "--meters", "120", "--days", "14", "--miners", "3",

@@ -1,13 +1,17 @@
 """Electricity screening: rank meters by the likelihood of hidden mining, with the kW and
 unit count behind each lead.
 
-Per-day and per-meter indicators are one Ibis expression (exact aggregates only, so DuckDB
-and Spark agree); the step search on the daily minimum is vectorised numpy over the
-meters × days matrix; every reason in the output is backed by a sub-score column.
+The one pass over the readings is an Ibis expression (per meter, day and half-day: energy,
+coverage, lowest and highest power), run by DuckDB or Spark. Its result is folded into
+meters × days matrices rounded to the mWh and the watt, so every engine hands numpy the
+same integers; the per-meter indicators and the step search on the daily minimum are
+vectorised numpy over those matrices. Every reason in the output is backed by a sub-score
+column.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -46,71 +50,149 @@ class PowerConfig:
             raise ValueError("suspect_at must be within (0, 1)")
 
 
-def daily_expr(t: ibis.Table) -> ibis.Table:
-    """Per meter and local (Asia/Shanghai) day.
+def halfday_expr(t: ibis.Table, minutes: int | None = None) -> ibis.Table:
+    """Per meter, local (Asia/Shanghai) day and half: the night (22:00–08:00) or the
+    daytime. This is the one pass over the readings; everything after works on its result,
+    a few rows per meter and day.
 
-    Energy is summed as whole watt-hours and power kept as whole watts: integer sums are
-    exact in any order, so every engine (and every parallel plan) gives the same numbers to
-    the last bit. Day and hour come from integer arithmetic on epoch seconds."""
+    China has no daylight saving: the local day starts at 16:00 UTC, and the local night is
+    exactly the UTC hours 14–23, one comparison per reading.
+
+    ``minutes`` is the interval when every reading has the same one (the usual case: one
+    collection system per file): then power extremes are taken on the readings and turned
+    into watts once per group (the conversion is monotone, so it commutes with min and max),
+    and the per-reading interval column is never read. Otherwise each reading's own
+    interval is used."""
     local = t.ts.epoch_seconds() + 8 * 3600
-    wh = (t.kwh * 1000.0).round().cast("int64")
-    w = (t.kwh * 60_000.0 / t.minutes.cast("float64")).round().cast("int64")
-    t = t.mutate(day=(local // 86_400).cast("int32"), hour=((local % 86_400) // 3600), wh=wh,
-                 w=w)
-    night = (t.hour < 8) | (t.hour >= 22)
-    return t.group_by(["meter_id", "day"]).aggregate(
-        wh=t.wh.sum(),
-        readings=t.count(),
-        minutes=t.minutes.max(),
-        w_min=t.w.min(),
-        w_max=t.w.max(),
-        night_wh=ibis.ifelse(night, t.wh, 0).sum(),
-        night_n=ibis.ifelse(night, 1, 0).sum(),
-        # The lowest power over the whole 22:00–08:00 window: a valley-only miner keeps it
-        # up all night; storage heaters and night EV charging switch off within it.
-        night_w_min=t.w.min(where=night),
+    t = t.mutate(day=(local // 86_400).cast("int32"), night=t.ts.hour() >= 14)
+    keys = ["meter_id", "day", "night"]
+    if minutes is None:
+        t = t.mutate(w=t.kwh * 60_000.0 / t.minutes.cast("float64"))
+        return t.group_by(keys).aggregate(kwh=t.kwh.sum(),
+                                          covered=t.minutes.cast("float64").sum(),
+                                          w_min=t.w.min(), w_max=t.w.max())
+    half = t.group_by(keys).aggregate(kwh=t.kwh.sum(), n=t.count(),
+                                      k_min=t.kwh.min(), k_max=t.kwh.max())
+    return half.select("meter_id", "day", "night", "kwh",
+                       covered=half.n.cast("float64") * float(minutes),
+                       w_min=half.k_min * 60_000.0 / float(minutes),
+                       w_max=half.k_max * 60_000.0 / float(minutes))
+
+
+def uniform_minutes(t: ibis.Table, engine: Engine) -> int | None:
+    """The interval shared by every reading, or None when the input mixes intervals."""
+    span = engine.execute(t.aggregate(lo=t.minutes.min(), hi=t.minutes.max()))
+    lo, hi = span["lo"][0].as_py(), span["hi"][0].as_py()
+    return int(lo) if lo is not None and lo == hi else None
+
+
+COMPLETE_MINUTES = 1440 * 0.9  # a day with less coverage is a gap, not a low day
+
+
+@dataclass(frozen=True)
+class Days:
+    """Meters × local days, complete days only (NaN elsewhere). Energies in Wh to the
+    milliwatt-hour, powers in whole watts, coverage in minutes.
+
+    Every engine hands over the same integers here: energy sums are rounded to the mWh,
+    finer than any meter records (so the order in which an engine added the readings cannot
+    show), and powers to the watt. All that follows is one numpy computation."""
+
+    meters: np.ndarray  # meter ids, sorted
+    first_day: int  # days since 1970-01-01 of column 0
+    wh: np.ndarray
+    covered: np.ndarray
+    w_min: np.ndarray
+    w_max: np.ndarray
+    night_wh: np.ndarray
+    night_min: np.ndarray
+    night_w_min: np.ndarray
+
+    def take(self, rows: np.ndarray) -> Days:
+        """These meters only, and the days from the first to the last complete one."""
+        fields = ("wh", "covered", "w_min", "w_max", "night_wh", "night_min", "night_w_min")
+        have = np.flatnonzero(np.any(~np.isnan(self.wh[rows]), axis=0))
+        lo, hi = (int(have[0]), int(have[-1]) + 1) if have.size else (0, 0)
+        return Days(self.meters[rows], self.first_day + lo,
+                    **{f: getattr(self, f)[rows, lo:hi] for f in fields})
+
+
+def day_grid(half: pa.Table) -> Days:
+    """Fold the night and daytime rows of each day into one meters × days matrix each."""
+    enc = pc.dictionary_encode(half["meter_id"]).combine_chunks()
+    names = enc.dictionary.to_numpy(zero_copy_only=False)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    rows = rank[enc.indices.to_numpy()]
+    day = half["day"].to_numpy()
+    first = int(day.min()) if len(day) else 0
+    cols = day - first
+    shape = (len(names), int(cols.max()) + 1 if len(cols) else 0)
+    flat = rows * shape[1] + cols
+    night = half["night"].to_numpy(zero_copy_only=False)
+    n_at, d_at = flat[night], flat[~night]
+    size = shape[0] * shape[1]
+
+    def column(name: str) -> np.ndarray:
+        c = half[name]
+        return (pc.fill_null(c, 0.0) if c.null_count else c).to_numpy()
+
+    def fold(values: np.ndarray, fill: float, both: Callable[[Any, Any], Any]
+             ) -> tuple[np.ndarray, np.ndarray]:
+        """(whole day, night only) grids; each cell gets at most one night and one daytime
+        row, so plain fancy assignment is exact."""
+        g_night = np.full(size, fill)
+        g_night[n_at] = values[night]
+        g_day = g_night.copy()
+        g_day[d_at] = both(g_day[d_at], values[~night])
+        return g_day.reshape(shape), g_night.reshape(shape)
+
+    mwh, night_mwh = fold(np.rint(column("kwh") * 1e6), 0.0, np.add)
+    covered, night_min = fold(column("covered"), 0.0, np.add)
+    w_min, night_w_min = fold(np.round(column("w_min")), np.inf, np.minimum)
+    w_max, _ = fold(np.round(column("w_max")), -np.inf, np.maximum)
+    full = covered >= COMPLETE_MINUTES
+
+    def kept(g: np.ndarray) -> np.ndarray:
+        return np.where(full, g, np.nan)
+
+    return Days(
+        meters=names[order], first_day=first, wh=kept(mwh / 1000.0), covered=kept(covered),
+        w_min=kept(w_min), w_max=kept(w_max), night_wh=kept(night_mwh / 1000.0),
+        night_min=kept(night_min),
+        # A complete day with no night reading has no night minimum: 0, not a plateau.
+        night_w_min=kept(np.where(np.isinf(night_w_min), 0.0, night_w_min)),
     )
 
 
-def meter_expr(d: ibis.Table, cfg: PowerConfig) -> ibis.Table:
-    # Only complete days: a gap must not read as a low day (or a flat one).
-    full = d.filter(d.readings * d.minutes >= 1440 * 0.9)
-    day_n = full.readings - full.night_n
-    # Mean watts at night and by day, whole watts (integer division keeps it exact).
-    night_w = (full.night_wh * 60) // ibis.greatest(full.night_n * full.minutes, 1)
-    day_w = ((full.wh - full.night_wh) * 60) // ibis.greatest(day_n * full.minutes, 1)
-    full = full.mutate(night_w=night_w, day_w=day_w, wh2=full.wh * full.wh)
-    m = full.group_by("meter_id").aggregate(
-        days=full.count(),
-        first_day=full.day.min(),
-        last_day=full.day.max(),
-        sum_wh=full.wh.sum(),
-        sum_wh2=full.wh2.sum(),
-        sum_min=full.w_min.sum(),
-        sum_max=full.w_max.sum(),
-        sum_night=full.night_w.sum(),
-        sum_day=full.day_w.sum(),
-    )
-    n = m.days.cast("float64")
-    mean_wh = m.sum_wh.cast("float64") / n
-    var = ibis.greatest(m.sum_wh2.cast("float64") / n - mean_wh * mean_wh, 0.0)
+def meter_indicators(d: Days) -> dict[str, np.ndarray]:
+    """Per meter, over its complete days: level, day-to-day variation, flatness and the
+    night/day balance, each with its sub-score."""
+    have = ~np.isnan(d.wh)
+    days = have.sum(axis=1)
+    n = np.maximum(days, 1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean_wh = np.nansum(d.wh, axis=1) / n
+        var = np.maximum(np.nansum((d.wh - mean_wh[:, None]) ** 2, axis=1) / n, 0.0)
+        cv = np.sqrt(var) / np.maximum(mean_wh, 1.0)
+        flat = np.nansum(d.w_min, axis=1) / np.maximum(np.nansum(d.w_max, axis=1), 1.0)
+        # Mean watts at night and by day.
+        night_w = d.night_wh * 60.0 / np.maximum(d.night_min, 1.0)
+        day_w = (d.wh - d.night_wh) * 60.0 / np.maximum(d.covered - d.night_min, 1.0)
+        night_ratio = np.nansum(night_w, axis=1) / np.maximum(np.nansum(day_w, axis=1), 1.0)
     daily_kwh = mean_wh / 1000.0
-    cv = var.sqrt() / ibis.greatest(mean_wh, 1.0)
-    flat = m.sum_min.cast("float64") / ibis.greatest(m.sum_max.cast("float64"), 1.0)
-    night_ratio = m.sum_night.cast("float64") / ibis.greatest(m.sum_day.cast("float64"), 1.0)
-
-    def clamp(x: ibis.Value) -> ibis.Value:
-        return ibis.greatest(ibis.least(x, 1.0), 0.0)
-
-    return m.select(
-        "meter_id", "days", "first_day", "last_day",
-        daily_kwh=daily_kwh.round(6), cv=cv.round(6), flatness=flat.round(6),
-        night_ratio=night_ratio.round(6),
-        s_flat=clamp((flat - 0.3) / 0.5).round(6),
-        s_stable=clamp((0.5 - cv) / 0.4).round(6),
-        s_night=clamp((night_ratio - 0.5) / 0.4).round(6),
-        s_level=clamp((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0).round(6),
-    )
+    r6 = _round_each(6)
+    return {
+        "days": days.astype(np.int64),
+        "daily_kwh": r6(daily_kwh), "cv": r6(cv), "flatness": r6(flat),
+        "night_ratio": r6(night_ratio),
+        "s_flat": r6(np.clip((flat - 0.3) / 0.5, 0.0, 1.0)),
+        "s_stable": r6(np.clip((0.5 - cv) / 0.4, 0.0, 1.0)),
+        "s_night": r6(np.clip((night_ratio - 0.5) / 0.4, 0.0, 1.0)),
+        "s_level": r6(np.clip((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0, 0.0, 1.0)),
+    }
 
 
 @dataclass(frozen=True)
@@ -129,36 +211,29 @@ class Loads:
     held: np.ndarray  # share of the days since the step on which the base stayed up
 
 
-def base_loads(daily: pa.Table, meters: list[str], first_day: int,
-               n_days: int) -> Loads:
+def base_loads(d: Days) -> Loads:
     """Robust base load and its step, vectorised over the meters × days matrix.
 
     Daily minima are taken through a 3-day running median first: one reboot dip or one
     holiday must neither hide a miner nor fake a step."""
-    index = {m: i for i, m in enumerate(meters)}
-    grid = np.full((len(meters), n_days), np.nan)
-    rows = np.array([index[m] for m in daily["meter_id"].to_pylist()], dtype=np.int64)
-    cols = daily["day"].to_numpy() - first_day
-    grid[rows, cols] = daily["w_min"].to_numpy() / 1000.0
-    energy = np.full((len(meters), n_days), np.nan)
-    energy[rows, cols] = daily["wh"].to_numpy() / 1000.0
-    night = np.full((len(meters), n_days), np.nan)
-    night[rows, cols] = pc.fill_null(daily["night_w_min"], 0).to_numpy() / 1000.0
+    grid = d.w_min / 1000.0
+    energy = d.wh / 1000.0
+    night = d.night_w_min / 1000.0
+    n_meters, n_days = grid.shape
+    first_day = d.first_day
     padded = np.pad(grid, ((0, 0), (1, 1)), constant_values=np.nan)
     with np.errstate(all="ignore"):
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            smooth = np.nanmedian(np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]]),
-                                  axis=0)
+            smooth = _nanmedian(np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]],
+                                         axis=-1))
             smooth[np.isnan(grid)] = np.nan
-            base = np.nanmedian(smooth, axis=1)
-            night_base = np.nan_to_num(np.nanmedian(night, axis=1))
+            base = _nanmedian(smooth)
+            night_base = np.nan_to_num(_nanmedian(night))
             # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
             weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
-            weekend_base = (np.nan_to_num(np.nanmedian(grid[:, weekend], axis=1))
-                            if weekend.sum() >= 2 else np.zeros(len(meters)))
+            weekend_base = (np.nan_to_num(_nanmedian(grid[:, weekend]))
+                            if weekend.sum() >= 2 else np.zeros(n_meters))
             filled = np.where(np.isnan(smooth), 0.0, smooth)
             have = (~np.isnan(smooth)).astype(float)
             c_sum, c_n = np.cumsum(filled, axis=1), np.cumsum(have, axis=1)
@@ -168,23 +243,23 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
             ok = (c_n[:, :-1] >= 5) & ((tot_n - c_n[:, :-1]) >= 5)
             jump = np.where(ok, after - before, 0.0)
             # The best split of every meter at once: k is the last day before the step.
-            has_step = np.any(jump != 0, axis=1) if n_days >= 2 else np.zeros(len(meters), bool)
-            k = np.argmax(np.abs(jump), axis=1) if n_days >= 2 else np.zeros(len(meters), int)
-            rows_i = np.arange(len(meters))
-            jump_k = jump[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
-            before_k = before[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
-            after_k = after[rows_i, k] if n_days >= 2 else np.zeros(len(meters))
+            has_step = np.any(jump != 0, axis=1) if n_days >= 2 else np.zeros(n_meters, bool)
+            k = np.argmax(np.abs(jump), axis=1) if n_days >= 2 else np.zeros(n_meters, int)
+            rows_i = np.arange(n_meters)
+            jump_k = jump[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
+            before_k = before[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
+            after_k = after[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
             day_i = np.arange(n_days)[None, :]
             later = day_i > k[:, None]
             seg = np.where(~later, before_k[:, None], after_k[:, None])
-            spread = np.nanmedian(np.abs(smooth - seg), axis=1) * 1.4826
+            spread = _nanmedian(np.abs(smooth - seg)) * 1.4826
             strength = np.abs(jump_k) / np.maximum(np.nan_to_num(spread), 0.05)
             # Robust (MAD) spread since the step: a reboot day or two must not make a steady
             # base look unsteady.
             tail = np.where(later, smooth, np.nan)
             tail_n = np.sum(~np.isnan(tail), axis=1)
-            tail_med = np.nanmedian(tail, axis=1)
-            tail_mad = np.nanmedian(np.abs(tail - tail_med[:, None]), axis=1)
+            tail_med = _nanmedian(tail)
+            tail_mad = _nanmedian(np.abs(tail - tail_med[:, None]))
             after_cv = np.where(tail_n > 0, 1.4826 * tail_mad / np.maximum(tail_med, 0.05), 1.0)
             # How much of the time since the step the base stayed up: a miner keeps running;
             # a heater or a visitor's week lifts the base and lets it fall back.
@@ -212,11 +287,31 @@ def base_loads(daily: pa.Table, meters: list[str], first_day: int,
     )
 
 
+def _nanmedian(a: np.ndarray) -> np.ndarray:
+    """Median along the last axis, ignoring NaN (NaN where a row has no value).
+
+    The same figures as ``np.nanmedian`` (which goes through masked arrays and is ten times
+    slower on a meters × days matrix): sort, NaNs last, and average the middle pair."""
+    s = np.sort(a, axis=-1)
+    n = np.sum(~np.isnan(a), axis=-1)
+    lo = np.take_along_axis(s, np.maximum((n - 1) // 2, 0)[..., None], axis=-1)[..., 0]
+    hi = np.take_along_axis(s, np.maximum(n // 2, 0)[..., None], axis=-1)[..., 0]
+    return np.where(n > 0, (lo + hi) / 2, np.nan)
+
+
 def _round_each(digits: int) -> Callable[[Any], np.ndarray]:
-    """Python's round() element by element: correctly rounded, so the figures are the same
-    as a scalar computation's to the last digit (numpy's round can differ by one ulp)."""
+    """Python's round() on every element: correctly rounded, so a figure is the same as a
+    scalar computation's to the last digit. numpy's scaled rounding agrees everywhere except
+    next to a half, where the scaling itself rounds; those few go through round()."""
+    scale = 10.0 ** digits
+
     def f(values: Any) -> np.ndarray:
-        return np.array([round(float(v), digits) for v in values], dtype=np.float64)
+        v = np.asarray(values, dtype=np.float64)
+        out = np.round(v, digits)
+        scaled = v * scale
+        near = np.flatnonzero(np.abs(scaled - np.floor(scaled) - 0.5) < 1e-3)
+        out[near] = [round(float(x), digits) for x in v[near]]
+        return out
     return f
 
 
@@ -245,24 +340,20 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     note = say or (lambda _m: None)
     note("daily indicators")
     t = engine.table(readings, "readings") if isinstance(readings, pa.Table) else readings
-    daily = engine.execute(daily_expr(t))
-    note(f"meter indicators on {engine.name}")
-    meters = engine.execute(meter_expr(engine.table(daily, "daily"), cfg)).sort_by("meter_id")
-    meters = meters.filter(pc.greater_equal(meters["days"], cfg.min_days))
-    if meters.num_rows == 0:
+    half = engine.execute(halfday_expr(t, uniform_minutes(t, engine)))
+    note("meter indicators")
+    days = day_grid(half)
+    del half
+    ind = meter_indicators(days)
+    keep = np.flatnonzero(ind["days"] >= cfg.min_days)
+    if keep.size == 0:
         return PowerResult(RANKED_SCHEMA.empty_table())
     note("base load and steps")
-    first = pc.min(meters["first_day"]).as_py()
-    n_days = pc.max(meters["last_day"]).as_py() - first + 1
-    ids = meters["meter_id"].to_pylist()
-    # The same complete days the indicators used.
-    complete = pc.greater_equal(pc.multiply(daily["readings"], daily["minutes"]), 1440 * 0.9)
-    daily_kept = daily.filter(pc.and_(complete, pc.is_in(daily["meter_id"],
-                                                         value_set=meters["meter_id"])))
-    b = base_loads(daily_kept, ids, first, n_days)
-    col = {c: meters[c].to_numpy(zero_copy_only=False) for c in (
-        "days", "daily_kwh", "cv", "flatness", "night_ratio", "s_flat", "s_stable", "s_night",
-        "s_level")}
+    days = days.take(keep)
+    col = {k: v[keep] for k, v in ind.items()}
+    ids = days.meters
+    first = days.first_day
+    b = base_loads(days)
     # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
     # the night minimum but cycles by day does not.
     stepped = ((b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
@@ -304,7 +395,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     onset = pc.if_else(pa.array(stepped), onset, pa.nulls(n, pa.date32()))
     r3, r4 = _round_each(3), _round_each(4)
     table = pa.table({
-        "meter_id": meters["meter_id"], "score": score,
+        "meter_id": pa.array(ids, pa.string()), "score": score,
         "verdict": np.where(suspect, "suspect", "normal"),
         "est_kw": pa.array(est_out, pa.float64()), "est_units": pa.array(units, pa.int64()),
         "device": pa.array(device, pa.string()), "onset": onset,
