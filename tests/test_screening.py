@@ -244,6 +244,8 @@ def test_electricity_leads_become_cases_on_the_meters_sites(people: Personas, se
     assert one.county.name == "平湖市" and one.township is not None and one.found_by_monitoring
     sig = Signal.objects.get(case=one)
     assert sig.kind == Signal.Kind.POWER and sig.payload["est_kw"] and "kW" in sig.summary
+    # The register's 用电类别 reaches the screen: a home running like a machine says so.
+    assert "与用电类别不符" in sig.payload["reasons"]
     n = Signal.objects.count()
     call_command("screen", "power", str(pq_path), "--register", str(reg))
     assert Signal.objects.count() == n

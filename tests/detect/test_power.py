@@ -15,7 +15,7 @@ from qingling.cli import main as qingling
 from qingling.detect.engines import Engine, connect
 from qingling.detect.power.devices import fit_units
 from qingling.detect.power.engine import PowerConfig, detect_power
-from qingling.detect.power.inject import synth_meters
+from qingling.detect.power.inject import synth_city, synth_meters
 from qingling.detect.power.readers import PowerStats, read_meters
 from tests.detect.conftest import SHARED
 
@@ -94,12 +94,15 @@ def test_on_real_household_curves_too() -> None:
 
 
 PHRASES = {"夜间基荷": "s_base", "阶跃": "s_step", "波动小": "s_stable", "负荷平直": "s_flat",
-           "夜间/白天": "s_night", "日均": "s_level"}
+           "夜间/白天": "s_night", "高于同类居民": "s_level", "类别不符": "s_category",
+           "合同容量": "s_capacity", "中位数": "s_peer"}
 
 
-def test_every_reason_is_backed_by_a_sub_score_of_its_row() -> None:
-    readings, _ = synth_meters(800, 30, 20, seed=4)
-    rows = detect_power(readings, connect("duckdb")).ranked.to_pylist()
+@pytest.mark.parametrize("with_register", [False, True])
+def test_every_reason_is_backed_by_a_sub_score_of_its_row(with_register: bool) -> None:
+    city = synth_city(800, 30, 20, seed=4, commercial=0.1)
+    rows = detect_power(city.readings, connect("duckdb"),
+                        register=city.register if with_register else None).ranked.to_pylist()
     suspects = [r for r in rows if r["verdict"] == "suspect"]
     assert suspects
     for r in suspects:
@@ -110,9 +113,52 @@ def test_every_reason_is_backed_by_a_sub_score_of_its_row() -> None:
 
 
 def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
-    readings, _ = synth_meters(200, 21, 6, seed=5)
-    reference = detect_power(readings, connect("duckdb")).ranked.to_pylist()
-    assert detect_power(readings, engine).ranked.to_pylist() == reference
+    city = synth_city(200, 21, 6, seed=5, commercial=0.1, area_size=20)
+    for register in (None, city.register):
+        reference = detect_power(city.readings, connect("duckdb"),
+                                 register=register).ranked.to_pylist()
+        assert detect_power(city.readings, engine, register=register).ranked.to_pylist() \
+            == reference
+
+
+def test_the_register_clears_telecom_sites_and_lifts_homes_that_run_like_machines() -> None:
+    """Telecom cabinets draw the same flat 1–2 kW as a small miner: on the curves alone
+    some are leads. Registered as telecom sites they are not; homes with miners rank higher
+    for their category; and no miner is lost."""
+    city = synth_city(3000, 30, 30, seed=8, negatives=60, commercial=0.08, agricultural=0.02)
+    kind = {r["meter_id"]: r["kind"] for r in city.truth.to_pylist()}
+    engine = connect("duckdb")
+    alone = detect_power(city.readings, engine).ranked.to_pylist()
+    known = detect_power(city.readings, engine, register=city.register).ranked.to_pylist()
+
+    def leads(rows: list[dict[str, object]], what: str) -> set[object]:
+        return {r["meter_id"] for r in rows
+                if r["verdict"] == "suspect" and kind.get(str(r["meter_id"])) == what}
+
+    assert leads(alone, "telecom")  # the hard case is really there
+    assert not leads(known, "telecom")
+    assert leads(known, "miner") >= leads(alone, "miner")
+    top = [kind.get(str(r["meter_id"])) for r in known[:20]]
+    assert top.count("miner") >= [kind.get(str(r["meter_id"])) for r in alone[:20]].count("miner")
+    homes = [r for r in known if r["verdict"] == "suspect" and r["s_category"] > 0]
+    assert homes and all("居民用户全天基荷" in str(r["reasons"]) for r in homes)
+
+
+def test_a_register_naming_a_meter_twice_or_a_bad_contract_is_refused(tmp_path: Path) -> None:
+    readings, _ = synth_meters(30, 10, 1, seed=3)
+    twice = pa.table({"meter_id": ["M0000001", "M0000002", "M0000001"],
+                      "category": ["居民", "居民", "居民"]})
+    with pytest.raises(ValueError, match=r"M0000001 appears twice \(rows 2 and 4\)"):
+        detect_power(readings, connect("duckdb"), register=twice)
+    bad = pa.table({"meter_id": ["M0000001"], "contract_kva": ["eight"]})
+    with pytest.raises(ValueError, match=r"row 2: contract_kva 'eight'"):
+        detect_power(readings, connect("duckdb"), register=bad)
+    data, reg, out = tmp_path / "m.parquet", tmp_path / "reg.csv", tmp_path / "out.csv"
+    pq.write_table(readings, data)
+    reg.write_text("meter_id,category\nM0000001,居民\nM0000001,居民\n")
+    assert qingling(["detect", "power", str(data), "--register", str(reg), "--out",
+                     str(out)]) == 2
+    assert not out.exists()
 
 
 def test_mixed_intervals_give_each_meter_the_figures_it_gets_alone(engine: Engine) -> None:
@@ -155,6 +201,13 @@ def test_the_cli_ranks_meters_and_joins_the_register(tmp_path: Path) -> None:
     assert [r["rank"] for r in rows] == list(range(1, 121))
     assert {"meter_id", "rank", "score", "verdict", "est_kw", "est_units", "onset",
             "reasons", "category"} <= set(rows[0])
+    # The synthetic city comes with its own register, which the screen reads.
+    synth_reg = tmp_path / "m.register.csv"
+    assert qingling(["detect", "power", str(data), "--register", str(synth_reg), "--out",
+                     str(out)]) == 0
+    rows = list(pacsv.read_csv(out).to_pylist())
+    assert {r["category"] for r in rows} >= {"居民"}
+    assert all(r["transformer_area"].startswith("台区") for r in rows)
 
 
 def test_parquet_read_by_the_engine_ranks_like_arrow_input(tmp_path: Path) -> None:

@@ -139,8 +139,12 @@ def detect_power_main(argv: list[str]) -> int:
         print(f"qingling detect power: {exc}", file=sys.stderr)
         return 2
     readings = pa.concat_tables(tables)
-    result = detect_power(readings, connect(args.engine),
-                          say=lambda m: print(f"  … {m}", file=sys.stderr))
+    try:
+        result = detect_power(readings, connect(args.engine), register=register,
+                              say=lambda m: print(f"  … {m}", file=sys.stderr))
+    except ValueError as exc:  # a register that names a meter twice, a bad contract value
+        print(f"qingling detect power: {args.register}: {exc}", file=sys.stderr)
+        return 2
     ranked = result.ranked
     if register is not None and ranked.num_rows:
         keep = [c for c in register.column_names if c != "meter_id"]
@@ -170,7 +174,7 @@ def main(argv: list[str]) -> int:
 def synth_meters_main(argv: list[str]) -> int:
     import pyarrow.parquet as pq
 
-    from qingling.detect.power.inject import synth_meters
+    from qingling.detect.power.inject import synth_city
 
     ap = argparse.ArgumentParser(prog="qingling synth meters",
                                  description="Write a city sample of meters with miners.")
@@ -179,6 +183,10 @@ def synth_meters_main(argv: list[str]) -> int:
     ap.add_argument("--miners", type=int, default=10)
     ap.add_argument("--negatives", type=int, help="hard negatives (default: as many as miners)")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--commercial", type=float, default=0.08,
+                    help="share of ordinary shops among the other meters (default 0.08)")
+    ap.add_argument("--agricultural", type=float, default=0.02,
+                    help="share of ordinary farms among the other meters (default 0.02)")
     ap.add_argument("--real", type=Path, help="long-form household curves to build on "
                     "(default: ../shared/data/power/sgsc_households_30min_dev.parquet if present)")
     ap.add_argument("--out", type=Path, required=True)
@@ -187,17 +195,24 @@ def synth_meters_main(argv: list[str]) -> int:
                               / "sgsc_households_30min_dev.parquet")
     real = pq.read_table(real_path) if real_path.exists() else None
     try:
-        readings, truth = synth_meters(args.meters, args.days, args.miners, seed=args.seed,
-                                       real=real, negatives=args.negatives)
+        if not (0 <= args.commercial and 0 <= args.agricultural
+                and args.commercial + args.agricultural <= 1):
+            raise ValueError("--commercial and --agricultural are shares: each ≥ 0, "
+                             "together ≤ 1")
+        city = synth_city(args.meters, args.days, args.miners, seed=args.seed, real=real,
+                          negatives=args.negatives, commercial=args.commercial,
+                          agricultural=args.agricultural)
     except ValueError as exc:
         print(f"qingling synth meters: {exc}", file=sys.stderr)
         return 2
-    write_table(readings, args.out)
+    write_table(city.readings, args.out)
     truth_path = args.out.with_name(args.out.stem + ".truth.csv")
-    write_table(truth, truth_path)
+    register_path = args.out.with_name(args.out.stem + ".register.csv")
+    write_table(city.truth, truth_path)
+    write_table(city.register, register_path)
     print(f"{args.meters} meters × {args.days} days ({'real' if real is not None else 'synthetic'}"
-          f" household shapes), {args.miners} miners → {args.out} (truth: {truth_path})",
-          file=sys.stderr)
+          f" household shapes), {args.miners} miners → {args.out} (truth: {truth_path}; "
+          f"register: {register_path})", file=sys.stderr)
     return 0
 
 

@@ -358,7 +358,12 @@ REGISTER_ALIASES = {
     "address": ("address", "用电地址", "地址"),
     "category": ("category", "用电类别", "类别"),
     "account": ("account", "户号"),
+    "contract_kva": ("contract_kva", "合同容量", "运行容量"),
+    "transformer_area": ("transformer_area", "台区", "台区名称"),
+    "industry": ("industry", "行业", "行业分类"),
 }
+# What the electricity screen itself reads from the register.
+SCREEN_FIELDS = ("meter_id", "category", "contract_kva", "transformer_area", "industry")
 
 
 def _register_rows(register: pa.Table | None) -> dict[str, dict[str, str]]:
@@ -392,7 +397,11 @@ def screen_power(*, readings: Any, register: pa.Table | None, digest: str, names
     if done is not None:
         return ScreenSummary(run=done.pk, duplicate=True)
     reg = _register_rows(register)
-    ranked = detect_power(readings, connect(engine_name)).ranked
+    context = None
+    if reg:
+        context = pa.table({f: [row.get(f) or None for row in reg.values()]
+                            for f in SCREEN_FIELDS})
+    ranked = detect_power(readings, connect(engine_name), register=context).ranked
     leads = ranked.filter(pc.equal(ranked["verdict"], "suspect")).to_pylist()
     places = locate_many([reg.get(r["meter_id"], {}).get("address", "") for r in leads])
     s = ScreenSummary(run=0, flagged=len(leads))

@@ -40,6 +40,10 @@ class PowerConfig:
     suspect_at: float = 0.5
     min_base_kw: float = 0.5  # below this no lead, whatever the shape
     min_days: int = 7
+    # With a meter register: how far its context (category mismatch, load against the
+    # contract, ratio to peers) lifts a score towards 1. Meters not in the register are
+    # scored on their shape alone.
+    w_register: float = 0.3
 
     def __post_init__(self) -> None:
         total = (self.w_base + self.w_flat + self.w_stable + self.w_night + self.w_level
@@ -48,6 +52,8 @@ class PowerConfig:
             raise ValueError(f"power weights must sum to 1 (they sum to {total:.3f})")
         if not 0 < self.suspect_at < 1:
             raise ValueError("suspect_at must be within (0, 1)")
+        if not 0 <= self.w_register < 1:
+            raise ValueError("w_register must be within [0, 1)")
 
 
 def halfday_expr(t: ibis.Table, minutes: int | None = None) -> ibis.Table:
@@ -315,6 +321,143 @@ def _round_each(digits: int) -> Callable[[Any], np.ndarray]:
     return f
 
 
+# Trades whose load runs around the clock by nature. Data centres are not among them: a
+# machine room is where mining hides, and the plan vets them separately.
+ALWAYS_ON = ("通信", "基站", "铁塔", "冷库", "冷藏", "冷链", "telecom", "cold store")
+
+
+def category_class(name: str | None) -> str | None:
+    """The tariff class of a register category, in the grid's words or in English."""
+    if not name:
+        return None
+    n = name.strip().lower()
+    if "非居民" in n or "工商业" in n or "商业" in n or "commercial" in n:
+        return "commercial"
+    if "大工业" in n or "industrial" in n:
+        return "industrial"
+    if "农" in n or "agri" in n:
+        return "agricultural"
+    if "居民" in n or "resident" in n or "household" in n:
+        return "residential"
+    return None
+
+
+@dataclass(frozen=True)
+class Register:
+    """The meter register, aligned with a list of meters (None / NaN where unknown)."""
+
+    known: np.ndarray  # the meter has a register row
+    category: np.ndarray  # as written in the register
+    always_on: np.ndarray  # registered to a round-the-clock trade (category or industry)
+    kind: np.ndarray  # category_class of it
+    contract_kva: np.ndarray
+    area: np.ndarray  # transformer area (台区)
+
+    @staticmethod
+    def align(table: pa.Table, meters: np.ndarray) -> Register:
+        """Validate a register table and align it with ``meters``. A register names each
+        meter once; a second row for a meter is an error naming both rows."""
+        if "meter_id" not in table.column_names:
+            raise ValueError("register: no meter_id column")
+        ids = [str(v) if v is not None else None for v in table["meter_id"].to_pylist()]
+        seen: dict[str, int] = {}
+        for row, m in enumerate(ids, start=2):  # row 1 is the header
+            if m is None or not m.strip():
+                raise ValueError(f"register: row {row}: meter_id is empty")
+            if m in seen:
+                raise ValueError(f"register: meter_id {m} appears twice (rows {seen[m]} and "
+                                 f"{row})")
+            seen[m] = row
+
+        def col(name: str) -> list[Any]:
+            return (table[name].to_pylist() if name in table.column_names
+                    else [None] * table.num_rows)
+
+        cats, areas, trades = col("category"), col("transformer_area"), col("industry")
+        kva: list[float] = []
+        for row, v in enumerate(col("contract_kva"), start=2):
+            try:
+                kva.append(float(v) if v not in (None, "") else np.nan)
+            except (TypeError, ValueError):
+                raise ValueError(f"register: row {row}: contract_kva {v!r} is not a number"
+                                 ) from None
+        at = {m: seen[m] - 2 for m in seen}
+        pos = np.array([at.get(str(m), -1) for m in meters], dtype=np.int64)
+        known = pos >= 0
+
+        def pick(values: list[Any], empty: Any) -> np.ndarray:
+            out = np.full(len(meters), empty, dtype=object)
+            out[known] = [values[i] for i in pos[known]]
+            return out
+
+        category = pick([str(c).strip() if c not in (None, "") else None for c in cats], None)
+        trade = pick([f"{c or ''} {t or ''}".lower() for c, t in zip(cats, trades, strict=True)],
+                     "")
+        return Register(
+            known=known, category=category,
+            always_on=np.array([any(w in str(x) for w in ALWAYS_ON) for x in trade], dtype=bool),
+            kind=np.array([category_class(c) for c in category], dtype=object),
+            contract_kva=np.array(pick(kva, np.nan), dtype=np.float64),
+            area=pick([str(a).strip() if a not in (None, "") else None for a in areas], None),
+        )
+
+
+@dataclass(frozen=True)
+class Context:
+    s_category: np.ndarray
+    s_capacity: np.ndarray
+    s_peer: np.ndarray
+    utilisation: np.ndarray  # mean load over the contract capacity (NaN: no contract)
+    peer_ratio: np.ndarray  # daily energy over the peers' median (NaN: no peers)
+    peers_local: np.ndarray  # the peers share the transformer area too
+
+
+MIN_PEERS = 5
+
+
+def register_context(reg: Register, daily_kwh: np.ndarray, base_now: np.ndarray,
+                     shaped_flat: np.ndarray) -> Context:
+    """What the register adds to a meter's own curve:
+
+    - tariff-category mismatch: a home (or a farm, flat around the clock) carrying a base
+      load that homes do not carry; a shop, a factory or a telecom site may;
+    - load against the contract: mean kW over contract kVA, which a miner runs near;
+    - ratio to peers: daily energy over the median of the same category behind the same
+      transformer (at least five meters), else of the same category city-wide."""
+    n = len(daily_kwh)
+    s_category = np.zeros(n)
+    home = reg.kind == "residential"
+    farm = (reg.kind == "agricultural") & shaped_flat
+    s_category[home | farm] = np.clip((base_now[home | farm] - 1.0) / 2.0, 0.0, 1.0)
+    with np.errstate(all="ignore"):
+        utilisation = np.where(reg.contract_kva > 0, daily_kwh / 24.0 / reg.contract_kva, np.nan)
+    s_capacity = np.nan_to_num(np.clip((utilisation - 0.3) / 0.4, 0.0, 1.0))
+    peer_ratio = np.full(n, np.nan)
+    local = np.zeros(n, dtype=bool)
+    listed = np.flatnonzero(reg.category != None)  # noqa: E711
+    # City-wide peers first; peers behind the same transformer, where there are enough,
+    # take their place.
+    for local_pass in (False, True):
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in listed:
+            if local_pass and reg.area[i] is None:
+                continue
+            key = (reg.category[i], reg.area[i]) if local_pass else (reg.category[i],)
+            groups.setdefault(key, []).append(int(i))
+        for members in groups.values():
+            if len(members) < MIN_PEERS:
+                continue
+            idx = np.array(members)
+            median = float(np.median(daily_kwh[idx]))
+            if median > 0:
+                peer_ratio[idx] = daily_kwh[idx] / median
+                local[idx] = local_pass
+    s_peer = np.nan_to_num(np.clip((peer_ratio - 2.0) / 3.0, 0.0, 1.0))
+    r4 = _round_each(4)
+    return Context(r4(s_category), r4(s_capacity), r4(s_peer), _round_each(3)(utilisation),
+                   _round_each(2)(peer_ratio), local)
+
+
 RANKED_SCHEMA = pa.schema([
     ("meter_id", pa.string()), ("score", pa.float64()), ("verdict", pa.string()),
     ("est_kw", pa.float64()), ("est_units", pa.int64()), ("device", pa.string()),
@@ -322,7 +465,9 @@ RANKED_SCHEMA = pa.schema([
     ("daily_kwh", pa.float64()), ("base_kw", pa.float64()), ("cv", pa.float64()),
     ("flatness", pa.float64()), ("night_ratio", pa.float64()), ("s_base", pa.float64()),
     ("s_flat", pa.float64()), ("s_stable", pa.float64()), ("s_night", pa.float64()),
-    ("s_level", pa.float64()), ("s_step", pa.float64()), ("rank", pa.int64()),
+    ("s_level", pa.float64()), ("s_step", pa.float64()), ("s_category", pa.float64()),
+    ("s_capacity", pa.float64()), ("s_peer", pa.float64()), ("utilisation", pa.float64()),
+    ("peer_ratio", pa.float64()), ("always_on_trade", pa.bool_()), ("rank", pa.int64()),
 ])
 
 
@@ -333,9 +478,12 @@ class PowerResult:
 
 def detect_power(readings: pa.Table | Any, engine: Engine, *,
                  cfg: PowerConfig | None = None,
-                 say: Callable[[str], None] | None = None) -> PowerResult:
+                 say: Callable[[str], None] | None = None,
+                 register: pa.Table | None = None) -> PowerResult:
     """Rank meters. ``readings`` is an Arrow table in the long form, or an engine table
-    (e.g. ``engine.read_parquet(path)``) so a city's data never has to fit in Python."""
+    (e.g. ``engine.read_parquet(path)``) so a city's data never has to fit in Python.
+    ``register`` (meter_id, category, contract_kva, transformer_area) adds the tariff
+    category, the contract and the peers to the judgement of the meters it names."""
     cfg = cfg or PowerConfig()
     note = say or (lambda _m: None)
     note("daily indicators")
@@ -354,6 +502,12 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     ids = days.meters
     first = days.first_day
     b = base_loads(days)
+    reg = Register.align(register, ids) if register is not None else None
+    if reg is not None:
+        # A telecom site or a cold store runs flat, steady and through the night by trade:
+        # those shapes say nothing there, and only a step, the level or the base count.
+        for k in ("s_flat", "s_stable", "s_night"):
+            col[k] = np.where(reg.always_on, 0.0, col[k])
     # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
     # the night minimum but cycles by day does not.
     stepped = ((b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
@@ -364,9 +518,23 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     base_now = np.maximum(np.maximum(np.where(stepped, b.after_kw, b.base_kw), b.night_kw),
                           b.weekend_kw)
     s_base = np.clip((base_now - 0.3) / 1.2, 0.0, 1.0)
-    score = _round_each(6)(cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
-                           + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
-                           + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
+    shape_score = (cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
+                   + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
+                   + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
+    n = len(ids)
+    if reg is not None:
+        ctx = register_context(reg, col["daily_kwh"], base_now,
+                               (col["s_flat"] > 0) | (col["s_stable"] > 0))
+        s_register = np.maximum(np.maximum(ctx.s_category, ctx.s_capacity), ctx.s_peer)
+        shape_score = shape_score + cfg.w_register * s_register * (1 - shape_score)
+        category = reg.category
+        always_on = reg.always_on
+    else:
+        nan = np.full(n, np.nan)
+        ctx = Context(np.zeros(n), np.zeros(n), np.zeros(n), nan, nan, np.zeros(n, bool))
+        category = np.full(n, None, dtype=object)
+        always_on = np.zeros(n, dtype=bool)
+    score = _round_each(6)(shape_score)
     # A high base alone is a heater or a pump as often as a miner: a lead also needs a mining
     # shape: a flat day, a steady day-to-day total, a base that has held steady since it
     # stepped up, or a plateau held all night or all weekend.
@@ -375,7 +543,6 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
               | plateau)
     suspect = (score >= cfg.suspect_at) & (base_now >= cfg.min_base_kw) & shaped
     est_kw = np.where(stepped, b.step_kw, np.maximum(0.0, base_now - HOUSE_BASE_KW))
-    n = len(ids)
     est_out: list[float | None] = [None] * n
     units: list[int | None] = [None] * n
     device: list[str | None] = [None] * n
@@ -385,7 +552,11 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         onset_i = (date(1970, 1, 1) + timedelta(days=first + int(b.step_day[i]))
                    if stepped[i] else None)
         row = {k: float(v[i]) for k, v in col.items()}
-        row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]))
+        row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]),
+                   s_category=float(ctx.s_category[i]), s_capacity=float(ctx.s_capacity[i]),
+                   s_peer=float(ctx.s_peer[i]), utilisation=float(ctx.utilisation[i]),
+                   peer_ratio=float(ctx.peer_ratio[i]), peers_local=bool(ctx.peers_local[i]),
+                   category=category[i])
         est_out[i] = round(float(est_kw[i]), 2)
         units[i] = fit[1] if fit else None
         device[i] = fit[0].name if fit else None
@@ -404,6 +575,10 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         "flatness": col["flatness"], "night_ratio": col["night_ratio"],
         "s_base": r4(s_base), "s_flat": r4(col["s_flat"]), "s_stable": r4(col["s_stable"]),
         "s_night": r4(col["s_night"]), "s_level": r4(col["s_level"]), "s_step": r4(s_step),
+        "s_category": ctx.s_category, "s_capacity": ctx.s_capacity, "s_peer": ctx.s_peer,
+        "utilisation": pa.array(ctx.utilisation, pa.float64(), from_pandas=True),
+        "peer_ratio": pa.array(ctx.peer_ratio, pa.float64(), from_pandas=True),
+        "always_on_trade": always_on,
     })
     # Highest score first, ties by meter id: the same order from every engine and run.
     order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("meter_id", "ascending")])
@@ -437,4 +612,11 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
         parts.append(f"夜间/白天负荷比 {r['night_ratio']:.2f}")
     if r["s_level"] > 0:
         parts.append(f"日均 {r['daily_kwh']:.0f} kWh，高于同类居民 95% 分位")
+    if r.get("s_category", 0) > 0:
+        parts.append(f"{r['category']}用户全天基荷 {r['base_kw']:.1f} kW，与用电类别不符")
+    if r.get("s_capacity", 0) > 0:
+        parts.append(f"日均负荷为合同容量的 {r['utilisation']:.0%}")
+    if r.get("s_peer", 0) > 0:
+        where = "同台区同类" if r["peers_local"] else "同类"
+        parts.append(f"日用电量为{where}用户中位数的 {r['peer_ratio']:.1f} 倍")
     return "；".join(parts)
