@@ -3,7 +3,6 @@ features and fusion as one Ibis expression that runs on DuckDB or Spark unchange
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +34,7 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
     flows = conform(flows)
     n = flows.num_rows
     p_score = np.zeros(n)
-    p_ev = np.full(n, None, dtype=object)
+    p_ev: dict[int, str] = {}
     has_payload = pc.or_kleene(
         pc.or_kleene(pc.is_valid(flows["methods_fwd"]), pc.is_valid(flows["methods_rev"])),
         pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False), pc.is_valid(flows["alert"])),
@@ -51,9 +50,11 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
             alert = r["alert"]
             if alert and "coin" in alert.lower() and s < 0.9:
                 s, ev = 0.9, f"IDS alert: {alert}"
-            p_score[i], p_ev[i] = s, ev or None
+            p_score[i] = s
+            if ev:
+                p_ev[int(i)] = ev
     n_score = np.zeros(n)
-    n_ev = np.full(n, None, dtype=object)
+    n_ev: dict[int, str] = {}
     listed_ips = pa.array(sorted(pools.ips), pa.string())
     for col, match in (("dst_ip", pools.match_ip), ("dns_name", pools.match_name),
                        ("http_host", pools.match_name), ("tls_sni", pools.match_name)):
@@ -71,17 +72,29 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
                 cache[v] = match(v)
             hit = cache[v]
             if hit is not None and hit.score > n_score[i]:
-                n_score[i], n_ev[i] = hit.score, hit.evidence
+                n_score[i] = hit.score
+                n_ev[int(i)] = hit.evidence
     t0 = pc.divide(pc.cast(pc.cast(flows["ts_start"], pa.int64()), pa.float64()), 1e6)
     t1 = pc.divide(pc.cast(pc.cast(flows["ts_end"], pa.int64()), pa.float64()), 1e6)
     return (
         flows.append_column("t0", t0)
         .append_column("t1", t1)
         .append_column("payload_score", pa.array(p_score, pa.float64()))
-        .append_column("payload_evidence", pa.array(p_ev, pa.string()))
+        .append_column("payload_evidence", _sparse_strings(n, p_ev))
         .append_column("names_score", pa.array(n_score, pa.float64()))
-        .append_column("names_evidence", pa.array(n_ev, pa.string()))
+        .append_column("names_evidence", _sparse_strings(n, n_ev))
     )
+
+
+def _sparse_strings(n: int, values: dict[int, str]) -> pa.Array:
+    """n strings, null except at the given rows, without n Python objects (a city day has
+    millions of rows and evidence on a few)."""
+    codes = np.full(n, -1, np.int32)
+    words: dict[str, int] = {}
+    for row, text in values.items():
+        codes[row] = words.setdefault(text, len(words))
+    return pa.DictionaryArray.from_arrays(
+        pa.array(codes, mask=codes < 0), pa.array(list(words), pa.string())).cast(pa.string())
 
 
 def _band(x: Any, lo: float, hi: float) -> Any:
@@ -201,7 +214,9 @@ SUBSCORES = ["payload", "names", "behaviour", "s_dur", "s_ppm", "s_bpp", "s_psh"
 
 
 def _num(x: float | None) -> str:
-    return "null" if x is None else json.dumps(round(x, 4))
+    # repr of a finite float is exactly what json.dumps writes, without its machinery; a
+    # missing or undefined figure is null (strict JSON has no NaN).
+    return "null" if x is None or x != x else repr(round(x, 4))
 
 
 def _layers_json(r: dict[str, Any]) -> str:
