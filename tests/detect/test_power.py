@@ -93,7 +93,7 @@ def test_on_real_household_curves_too() -> None:
     assert false_leads <= max(1, normal // 10_000)
 
 
-PHRASES = {"夜间基荷": "s_base", "阶跃": "s_step", "波动小": "s_stable", "负荷平直": "s_flat",
+PHRASES = {"基荷": "s_base", "阶跃": "s_step", "波动小": "s_stable", "负荷平直": "s_flat",
            "夜间/白天": "s_night", "高于同类居民": "s_level", "类别不符": "s_category",
            "合同容量": "s_capacity", "中位数": "s_peer"}
 
@@ -119,6 +119,65 @@ def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
                                  register=register).ranked.to_pylist()
         assert detect_power(city.readings, engine, register=register).ranked.to_pylist() \
             == reference
+
+
+def test_daily_totals_are_judged_on_level_and_steps_not_on_a_shape_they_do_not_have(
+        tmp_path: Path) -> None:
+    """One reading a day has no minimum, peak or night: such meters must not all look
+    perfectly flat (they used to), yet a machine still shows in the level."""
+    import pyarrow.compute as pc
+
+    readings, truth = synth_meters(400, 30, 8, seed=12, negatives=0)
+    local = pc.add(readings["ts"].cast(pa.int64()), 8 * 3600 * 1_000_000)
+    day = pc.divide(local, 86_400 * 1_000_000)
+    daily = (pa.table({"meter_id": readings["meter_id"], "day": day, "kwh": readings["kwh"]})
+             .group_by(["meter_id", "day"]).aggregate([("kwh", "sum")]))
+    dates = (daily["day"].to_numpy() * 86_400).astype("datetime64[s]").astype("datetime64[D]")
+    f = tmp_path / "daily.csv"
+    pacsv.write_csv(pa.table({"meter_id": daily["meter_id"],
+                              "date": pa.array(dates.astype(str)),
+                              "kwh": daily["kwh_sum"]}), f)
+    rows = detect_power(read_meters(f, "daily"), connect("duckdb")).ranked.to_pylist()
+    assert len(rows) == 400 and all(r["flatness"] is None and r["s_flat"] == 0 for r in rows)
+    t = {r["meter_id"]: r for r in truth.to_pylist()}
+    leads = {r["meter_id"] for r in rows if r["verdict"] == "suspect"}
+    assert len(leads - set(t)) <= 1  # households
+    big = {m for m, r in t.items() if r["schedule"] == "24/7" and r["kw"] >= 3}
+    assert big and big <= leads
+    for r in rows:
+        if r["meter_id"] in leads and r["s_base"] > 0:
+            assert "按日电量折算" in r["reasons"] and "夜间基荷" not in r["reasons"]
+
+
+def test_monthly_bills_show_a_machine_as_a_level_and_the_month_it_started(
+        tmp_path: Path) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    months = [f"2026-{m:02d}" for m in range(1, 13)]
+    days_in = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    season = [1.5, 1.4, 1.1, 0.9, 0.9, 1.2, 1.6, 1.7, 1.1, 0.9, 1.0, 1.3]  # heating, cooling
+    lines = ["meter_id,month,kwh"]
+    for m in range(200):
+        per_day = rng.uniform(4, 14)
+        for i, month in enumerate(months):
+            kwh = per_day * season[i] * days_in[i] * rng.uniform(0.9, 1.1)
+            if m == 7 and i >= 6:  # one S19 from July
+                kwh += 3.15 * 24 * days_in[i]
+            if m == 8:  # two S9 all year
+                kwh += 2 * 1.35 * 24 * days_in[i]
+            lines.append(f"H{m:03d},{month},{kwh:.1f}")
+    f = tmp_path / "bills.csv"
+    f.write_text("\n".join(lines) + "\n")
+    readings = read_meters(f)  # sniffed as monthly
+    assert readings["minutes"].to_pylist()[:2] == [31 * 1440, 28 * 1440]
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    assert len(rows) == 200 and rows["H000"]["days"] == 365
+    july = rows["H007"]
+    assert july["verdict"] == "suspect" and str(july["onset"]) == "2026-07-01"
+    assert "按月电量折算" in july["reasons"] and july["est_units"] == 1
+    assert rows["H008"]["verdict"] == "suspect"
+    assert sum(r["verdict"] == "suspect" for r in rows.values()) <= 3
 
 
 def test_the_register_clears_telecom_sites_and_lifts_homes_that_run_like_machines() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from qingling.detect.power.devices import Device, fit_units
 
 HOUSE_BASE_KW = 0.15  # a household's night base load (fridge, standby)
 HOUSE_P95_DAILY_KWH = 13.0
+HOUSE_MEAN_W = HOUSE_P95_DAILY_KWH / 24 * 1000  # that day's energy as a mean load
 
 
 @dataclass(frozen=True)
@@ -74,12 +75,12 @@ def halfday_expr(t: ibis.Table, minutes: int | None = None) -> ibis.Table:
     keys = ["meter_id", "day", "night"]
     if minutes is None:
         t = t.mutate(w=t.kwh * 60_000.0 / t.minutes.cast("float64"))
-        return t.group_by(keys).aggregate(kwh=t.kwh.sum(),
+        return t.group_by(keys).aggregate(kwh=t.kwh.sum(), n=t.count(),
                                           covered=t.minutes.cast("float64").sum(),
                                           w_min=t.w.min(), w_max=t.w.max())
     half = t.group_by(keys).aggregate(kwh=t.kwh.sum(), n=t.count(),
                                       k_min=t.kwh.min(), k_max=t.kwh.max())
-    return half.select("meter_id", "day", "night", "kwh",
+    return half.select("meter_id", "day", "night", "kwh", "n",
                        covered=half.n.cast("float64") * float(minutes),
                        w_min=half.k_min * 60_000.0 / float(minutes),
                        w_max=half.k_max * 60_000.0 / float(minutes))
@@ -113,10 +114,22 @@ class Days:
     night_wh: np.ndarray
     night_min: np.ndarray
     night_w_min: np.ndarray
+    readings: np.ndarray  # readings in the day
+
+    @property
+    def intraday(self) -> np.ndarray:
+        """Per meter: read at least hourly, so that a day has a shape (a minimum, a peak,
+        a night). Daily totals have none: only their level and its steps count."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            per_day = np.nanmedian(self.readings, axis=1) if self.readings.size else \
+                np.zeros(len(self.meters))
+        return np.nan_to_num(per_day) >= 24
 
     def take(self, rows: np.ndarray) -> Days:
         """These meters only, and the days from the first to the last complete one."""
-        fields = ("wh", "covered", "w_min", "w_max", "night_wh", "night_min", "night_w_min")
+        fields = ("wh", "covered", "w_min", "w_max", "night_wh", "night_min", "night_w_min",
+                  "readings")
         have = np.flatnonzero(np.any(~np.isnan(self.wh[rows]), axis=0))
         lo, hi = (int(have[0]), int(have[-1]) + 1) if have.size else (0, 0)
         return Days(self.meters[rows], self.first_day + lo,
@@ -156,6 +169,7 @@ def day_grid(half: pa.Table) -> Days:
 
     mwh, night_mwh = fold(np.rint(column("kwh") * 1e6), 0.0, np.add)
     covered, night_min = fold(column("covered"), 0.0, np.add)
+    count, _ = fold(column("n").astype(np.float64), 0.0, np.add)
     w_min, night_w_min = fold(np.round(column("w_min")), np.inf, np.minimum)
     w_max, _ = fold(np.round(column("w_max")), -np.inf, np.maximum)
     full = covered >= COMPLETE_MINUTES
@@ -169,6 +183,7 @@ def day_grid(half: pa.Table) -> Days:
         night_min=kept(night_min),
         # A complete day with no night reading has no night minimum: 0, not a plateau.
         night_w_min=kept(np.where(np.isinf(night_w_min), 0.0, night_w_min)),
+        readings=kept(count),
     )
 
 
@@ -176,12 +191,16 @@ def meter_indicators(d: Days) -> dict[str, np.ndarray]:
     """Per meter, over its complete days: level, day-to-day variation, flatness and the
     night/day balance, each with its sub-score."""
     have = ~np.isnan(d.wh)
-    days = have.sum(axis=1)
-    n = np.maximum(days, 1)
+    periods = have.sum(axis=1)
+    n = np.maximum(periods, 1)
+    shape = d.intraday
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        mean_wh = np.nansum(d.wh, axis=1) / n
-        var = np.maximum(np.nansum((d.wh - mean_wh[:, None]) ** 2, axis=1) / n, 0.0)
+        # A bill covers a month: its energy per day is what compares with a day's.
+        span = np.nanmedian(d.covered, axis=1) / 1440.0 if d.covered.size else np.zeros(0)
+        energy = np.where(shape[:, None], d.wh, d.wh * 1440.0 / np.maximum(d.covered, 1.0))
+        mean_wh = np.nansum(energy, axis=1) / n
+        var = np.maximum(np.nansum((energy - mean_wh[:, None]) ** 2, axis=1) / n, 0.0)
         cv = np.sqrt(var) / np.maximum(mean_wh, 1.0)
         flat = np.nansum(d.w_min, axis=1) / np.maximum(np.nansum(d.w_max, axis=1), 1.0)
         # Mean watts at night and by day.
@@ -189,14 +208,21 @@ def meter_indicators(d: Days) -> dict[str, np.ndarray]:
         day_w = (d.wh - d.night_wh) * 60.0 / np.maximum(d.covered - d.night_min, 1.0)
         night_ratio = np.nansum(night_w, axis=1) / np.maximum(np.nansum(day_w, axis=1), 1.0)
     daily_kwh = mean_wh / 1000.0
+    # Without readings through the day there is no minimum, peak or night to compare.
+    flat = np.where(shape, flat, np.nan)
+    night_ratio = np.where(shape, night_ratio, np.nan)
     r6 = _round_each(6)
     return {
-        "days": days.astype(np.int64),
+        "intraday": shape,
+        "monthly": np.nan_to_num(span) >= 28,
+        # Complete days: counted for interval data, summed over the bills' spans.
+        "days": np.where(shape, periods,
+                         np.round(np.nansum(d.covered, axis=1) / 1440.0)).astype(np.int64),
         "daily_kwh": r6(daily_kwh), "cv": r6(cv), "flatness": r6(flat),
         "night_ratio": r6(night_ratio),
-        "s_flat": r6(np.clip((flat - 0.3) / 0.5, 0.0, 1.0)),
+        "s_flat": r6(np.nan_to_num(np.clip((flat - 0.3) / 0.5, 0.0, 1.0))),
         "s_stable": r6(np.clip((0.5 - cv) / 0.4, 0.0, 1.0)),
-        "s_night": r6(np.clip((night_ratio - 0.5) / 0.4, 0.0, 1.0)),
+        "s_night": r6(np.nan_to_num(np.clip((night_ratio - 0.5) / 0.4, 0.0, 1.0))),
         "s_level": r6(np.clip((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0, 0.0, 1.0)),
     }
 
@@ -283,7 +309,8 @@ def base_loads(d: Days) -> Loads:
     return Loads(
         base_kw=r6(np.where(has_step, base, base0)),
         step_kw=r6(np.where(has_step, jump_k, 0.0)),
-        step_day=np.where(has_step, k + 1, 0),
+        # The first day seen at the new level (the next bill, for monthly data).
+        step_day=np.where(has_step & up.any(axis=1), np.argmax(up, axis=1), 0),
         strength=r6(np.where(has_step, strength, 0.0)),
         after_kw=r6(np.where(has_step, after_k, base0)),
         after_cv=r6(np.where(has_step, after_cv, 1.0)),
@@ -499,6 +526,19 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     note("base load and steps")
     days = days.take(keep)
     col = {k: v[keep] for k, v in ind.items()}
+    intraday = col.pop("intraday")
+    monthly = col.pop("monthly")
+    if not intraday.all():
+        # Daily totals: the "base" is the mean load above a household's; a machine still
+        # shows as that level and as a step in it.
+        coarse = ~intraday[:, None]
+        mean_w = days.wh * 60.0 / np.maximum(days.covered, 1.0)
+        days = replace(days, w_min=np.where(coarse, np.maximum(mean_w - HOUSE_MEAN_W, 0.0),
+                                            days.w_min),
+                       night_w_min=np.where(coarse, 0.0, days.night_w_min),
+                       # energy per day, so that a month's bill compares with a day
+                       wh=np.where(coarse, days.wh * 1440.0 / np.maximum(days.covered, 1.0),
+                                   days.wh))
     ids = days.meters
     first = days.first_day
     b = base_loads(days)
@@ -553,6 +593,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
                    if stepped[i] else None)
         row = {k: float(v[i]) for k, v in col.items()}
         row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]),
+                   intraday=bool(intraday[i]), monthly=bool(monthly[i]),
                    s_category=float(ctx.s_category[i]), s_capacity=float(ctx.s_capacity[i]),
                    s_peer=float(ctx.s_peer[i]), utilisation=float(ctx.utilisation[i]),
                    peer_ratio=float(ctx.peer_ratio[i]), peers_local=bool(ctx.peers_local[i]),
@@ -572,7 +613,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         "device": pa.array(device, pa.string()), "onset": onset,
         "reasons": pa.array(reason, pa.string()), "days": col["days"],
         "daily_kwh": r3(col["daily_kwh"]), "base_kw": r3(base_now), "cv": col["cv"],
-        "flatness": col["flatness"], "night_ratio": col["night_ratio"],
+        "flatness": pa.array(col["flatness"], pa.float64(), from_pandas=True),
+        "night_ratio": pa.array(col["night_ratio"], pa.float64(), from_pandas=True),
         "s_base": r4(s_base), "s_flat": r4(col["s_flat"]), "s_stable": r4(col["s_stable"]),
         "s_night": r4(col["s_night"]), "s_level": r4(col["s_level"]), "s_step": r4(s_step),
         "s_category": ctx.s_category, "s_capacity": ctx.s_capacity, "s_peer": ctx.s_peer,
@@ -595,8 +637,11 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
             fit: tuple[Device, int, float] | None) -> str:
     """Plain words, each backed by a sub-score of the same row."""
     parts = []
-    if r["s_base"] > 0:
+    if r["s_base"] > 0 and r.get("intraday", True):
         parts.append(f"夜间基荷 {r['base_kw']:.1f} kW")
+    elif r["s_base"] > 0:
+        per = "月" if r.get("monthly") else "日"
+        parts.append(f"按{per}电量折算基荷 {r['base_kw']:.1f} kW（超出居民日均用电）")
     if s_step > 0 and onset is not None:
         text = f"自 {onset:%Y-%m-%d} 起阶跃 +{step_kw:.1f} kW"
         if fit:

@@ -1,10 +1,11 @@
 """Meter data → one long table of interval energy: meter_id, ts (UTC), kwh, minutes.
 
 Accepts interval readings in long form (15, 30 or 60 min; CSV or Parquet), the grid's
-96-point wide daily format (meter_id, date, p1..p96; kWh or kW, stated by a flag), and
-daily kWh. Duplicates keep the first reading, negative values and meter resets are dropped
-and counted; gaps stay gaps (never filled: a filled gap is a flat line, which is what a
-miner looks like).
+96-point wide daily format (meter_id, date, p1..p96; kWh or kW, stated by a flag), daily
+kWh, and monthly bills (meter_id, month as 2026-03 or a date in it, kWh): a bill is one
+reading covering its whole month. Duplicates keep the first reading, negative values and
+meter resets are dropped and counted; gaps stay gaps (never filled: a filled gap is a flat
+line, which is what a miner looks like).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from qingling.detect.readers.common import ReaderError
 # (3× faster in DuckDB than on zoned timestamps, which it converts through ICU).
 LONG_SCHEMA = pa.schema([("meter_id", pa.string()), ("ts", pa.timestamp("us")),
                          ("kwh", pa.float64()), ("minutes", pa.int32())])
-FORMATS = ("auto", "long", "wide96", "daily")
+FORMATS = ("auto", "long", "wide96", "daily", "monthly")
 
 
 @dataclass
@@ -58,8 +59,11 @@ def sniff(table: pa.Table, path: Path) -> str:
         return "long"
     if {"meter_id", "date", "kwh"} <= cols:
         return "daily"
+    if {"meter_id", "month", "kwh"} <= cols:
+        return "monthly"
     raise ReaderError(f"{path}: expected columns meter_id, ts, kwh (long), meter_id, date, "
-                      "p1..p96 (wide96) or meter_id, date, kwh (daily)")
+                      "p1..p96 (wide96), meter_id, date, kwh (daily) or meter_id, month, kwh "
+                      "(monthly)")
 
 
 def _utc(col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -80,6 +84,7 @@ def read_meters(path: Path, fmt: str = "auto", *, wide_unit: str = "kwh",
         raise ReaderError(f"{path}: no such file")
     table = _load(path)
     fmt = sniff(table, path) if fmt == "auto" else fmt
+    minutes: int | np.ndarray
     if fmt == "long":
         long = pa.table({"meter_id": table["meter_id"].cast(pa.string()), "ts": _utc(table["ts"]),
                          "kwh": table["kwh"].cast(pa.float64())})
@@ -101,9 +106,30 @@ def read_meters(path: Path, fmt: str = "auto", *, wide_unit: str = "kwh",
         long = pa.table({"meter_id": table["meter_id"].cast(pa.string()),
                          "ts": _utc(table["date"]), "kwh": table["kwh"].cast(pa.float64())})
         minutes = 1440
+    elif fmt == "monthly":
+        long, minutes = _monthly(table, path)
     else:
         raise ReaderError(f"{path}: unknown meter format {fmt!r} (one of {', '.join(FORMATS)})")
     return clean(long, minutes, stats)
+
+
+def _monthly(table: pa.Table, path: Path) -> tuple[pa.Table, np.ndarray]:
+    """Bills: each month one reading from its first local midnight, as long as the month."""
+    months = []
+    for row, v in enumerate(table["month"].to_pylist(), start=2):
+        text = str(v or "").strip()[:7]
+        try:
+            months.append(np.datetime64(text, "M"))
+        except ValueError:
+            raise ReaderError(f"{path}: row {row}: month {v!r} is not a month (2026-03)"
+                              ) from None
+    start = np.array(months, dtype="datetime64[M]")
+    days = ((start + 1).astype("datetime64[D]") - start.astype("datetime64[D]")).astype(int)
+    local = pa.array(start.astype("datetime64[D]").astype("datetime64[us]"))
+    long = pa.table({"meter_id": table["meter_id"].cast(pa.string()),
+                     "ts": _utc(pa.chunked_array([local])),
+                     "kwh": table["kwh"].cast(pa.float64())})
+    return long, days * 1440
 
 
 def _interval_minutes(t: pa.Table) -> int:
@@ -119,8 +145,11 @@ def _interval_minutes(t: pa.Table) -> int:
     return minutes if minutes in (15, 30, 60, 1440) else max(1, minutes)
 
 
-def clean(t: pa.Table, minutes: int, stats: PowerStats) -> pa.Table:
+def clean(t: pa.Table, minutes: int | np.ndarray, stats: PowerStats) -> pa.Table:
+    """``minutes``: the interval of every reading, or of each (an array, for bills)."""
     stats.rows += t.num_rows
+    t = t.append_column("minutes", pa.array(np.broadcast_to(
+        np.asarray(minutes, np.int32), (t.num_rows,)).copy()))
     valid = pc.is_valid(t["kwh"])
     stats.missing += t.num_rows - pc.sum(valid).as_py() if t.num_rows else 0
     t = t.filter(valid)
@@ -137,9 +166,9 @@ def clean(t: pa.Table, minutes: int, stats: PowerStats) -> pa.Table:
     t = t.filter(pa.array(~dup))
     # A reading far above what the connection could carry is a meter reset or a register
     # dump, not consumption: more than 2 MW for the interval.
-    sane = pc.less_equal(t["kwh"], 2000.0 * minutes / 60.0)
+    sane = pc.less_equal(t["kwh"], pc.multiply(pc.cast(t["minutes"], pa.float64()),
+                                               2000.0 / 60.0))
     stats.negative += t.num_rows - (pc.sum(sane).as_py() or 0)
     t = t.filter(sane)
     return pa.table({"meter_id": t["meter_id"], "ts": t["ts"], "kwh": t["kwh"],
-                     "minutes": pa.array(np.full(t.num_rows, minutes, np.int32))},
-                    schema=LONG_SCHEMA)
+                     "minutes": t["minutes"]}, schema=LONG_SCHEMA)
