@@ -120,10 +120,7 @@ class Days:
     def intraday(self) -> np.ndarray:
         """Per meter: read at least hourly, so that a day has a shape (a minimum, a peak,
         a night). Daily totals have none: only their level and its steps count."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            per_day = np.nanmedian(self.readings, axis=1) if self.readings.size else \
-                np.zeros(len(self.meters))
+        per_day = _nanmedian(self.readings) if self.readings.size else np.zeros(len(self.meters))
         return np.nan_to_num(per_day) >= 24
 
     def take(self, rows: np.ndarray) -> Days:
@@ -197,7 +194,7 @@ def meter_indicators(d: Days) -> dict[str, np.ndarray]:
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         # A bill covers a month: its energy per day is what compares with a day's.
-        span = np.nanmedian(d.covered, axis=1) / 1440.0 if d.covered.size else np.zeros(0)
+        span = _nanmedian(d.covered) / 1440.0 if d.covered.size else np.zeros(len(d.meters))
         energy = np.where(shape[:, None], d.wh, d.wh * 1440.0 / np.maximum(d.covered, 1.0))
         mean_wh = np.nansum(energy, axis=1) / n
         var = np.maximum(np.nansum((energy - mean_wh[:, None]) ** 2, axis=1) / n, 0.0)
