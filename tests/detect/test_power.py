@@ -95,7 +95,7 @@ def test_on_real_household_curves_too() -> None:
 
 PHRASES = {"基荷": "s_base", "阶跃": "s_step", "波动小": "s_stable", "负荷平直": "s_flat",
            "夜间/白天": "s_night", "高于同类居民": "s_level", "类别不符": "s_category",
-           "合同容量": "s_capacity", "中位数": "s_peer"}
+           "合同容量": "s_capacity", "中位数": "s_peer", "同日起增": "s_site"}
 
 
 @pytest.mark.parametrize("with_register", [False, True])
@@ -201,6 +201,33 @@ def test_the_register_clears_telecom_sites_and_lifts_homes_that_run_like_machine
     assert top.count("miner") >= [kind.get(str(r["meter_id"])) for r in alone[:20]].count("miner")
     homes = [r for r in known if r["verdict"] == "suspect" and r["s_category"] > 0]
     assert homes and all("居民用户全天基荷" in str(r["reasons"]) for r in homes)
+
+
+@pytest.mark.parametrize("together", [True, False])
+def test_meters_of_one_transformer_stepping_together_are_one_site(together: bool) -> None:
+    """+0.6 kW on each of three meters from the same day: under notice one by one, one
+    installation of 1.8 kW behind one transformer."""
+    import numpy as np
+
+    readings, _ = synth_meters(240, 30, 0, seed=21, negatives=0)
+    ts = readings["ts"].cast(pa.int64()).to_numpy()
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    chosen = (["M0000010", "M0000020", "M0000030"] if together   # areas: 80 meters each
+              else ["M0000010", "M0000090", "M0000170"])
+    add = np.where(np.isin(ids, chosen) & (ts >= ts.min() + 12 * 86_400_000_000), 0.3, 0.0)
+    readings = readings.set_column(2, "kwh", pa.array(readings["kwh"].to_numpy() + add))
+    register = pa.table({"meter_id": [f"M{i:07d}" for i in range(240)],
+                         "category": ["居民"] * 240,
+                         "transformer_area": [f"台区 {i // 80}" for i in range(240)]})
+    rows = detect_power(readings, connect("duckdb"), register=register).ranked.to_pylist()
+    leads = {r["meter_id"]: r for r in rows if r["verdict"] == "suspect"}
+    if not together:
+        assert not leads
+        return
+    assert set(leads) == set(chosen)
+    for r in leads.values():
+        assert r["site_meters"] == 3 and r["site_kw"] == pytest.approx(1.8, abs=0.15)
+        assert "同台区 3 块电表同日起增负荷" in r["reasons"] and str(r["onset"]) == "2026-10-13"
 
 
 def test_a_register_naming_a_meter_twice_or_a_bad_contract_is_refused(tmp_path: Path) -> None:

@@ -482,6 +482,43 @@ def register_context(reg: Register, daily_kwh: np.ndarray, base_now: np.ndarray,
                    _round_each(2)(peer_ratio), local)
 
 
+@dataclass(frozen=True)
+class Sites:
+    """Meters behind one transformer that stepped up together: one machine room split over
+    several meters to keep each under notice."""
+
+    s_site: np.ndarray
+    meters: np.ndarray  # how many meters stepped together (0: none)
+    kw: np.ndarray  # their steps summed
+
+
+def co_stepping(area: np.ndarray, b: Loads) -> Sites:
+    """Steps of the same day (±1) behind the same transformer, each held since, and each
+    with the energy a constant load adds. Households add loads one at a time; two or more
+    meters of one transformer area stepping together is a site."""
+    n = len(area)
+    s_site, count, total = np.zeros(n), np.zeros(n, np.int64), np.zeros(n)
+    stepped = ((b.strength >= 3) & (b.step_kw >= 0.3) & (b.held >= 0.8)
+               & (b.step_kwh >= 0.7 * 24 * b.step_kw))
+    cand = [int(i) for i in np.flatnonzero(stepped) if area[i] is not None]
+    cand.sort(key=lambda i: (str(area[i]), int(b.step_day[i])))
+    group: list[int] = []
+    ends: list[int | None] = [*cand, None]
+    for i in ends:
+        if (i is not None and group and area[i] == area[group[-1]]
+                and int(b.step_day[i]) - int(b.step_day[group[-1]]) <= 1):
+            group.append(i)
+            continue
+        if len(group) >= 2:
+            kw = float(sum(b.step_kw[j] for j in group))
+            for j in group:
+                s_site[j] = min(max((kw - 0.5) / 2.5, 0.0), 1.0)
+                count[j], total[j] = len(group), kw
+        group = [i] if i is not None else []
+    r4 = _round_each(4)
+    return Sites(r4(s_site), count, _round_each(2)(total))
+
+
 RANKED_SCHEMA = pa.schema([
     ("meter_id", pa.string()), ("score", pa.float64()), ("verdict", pa.string()),
     ("est_kw", pa.float64()), ("est_units", pa.int64()), ("device", pa.string()),
@@ -491,7 +528,8 @@ RANKED_SCHEMA = pa.schema([
     ("s_flat", pa.float64()), ("s_stable", pa.float64()), ("s_night", pa.float64()),
     ("s_level", pa.float64()), ("s_step", pa.float64()), ("s_category", pa.float64()),
     ("s_capacity", pa.float64()), ("s_peer", pa.float64()), ("utilisation", pa.float64()),
-    ("peer_ratio", pa.float64()), ("always_on_trade", pa.bool_()), ("rank", pa.int64()),
+    ("peer_ratio", pa.float64()), ("always_on_trade", pa.bool_()), ("s_site", pa.float64()),
+    ("site_meters", pa.int64()), ("site_kw", pa.float64()), ("rank", pa.int64()),
 ])
 
 
@@ -554,15 +592,24 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     # at the cheap tariff) or all weekend counts as base too.
     base_now = np.maximum(np.maximum(np.where(stepped, b.after_kw, b.base_kw), b.night_kw),
                           b.weekend_kw)
-    s_base = np.clip((base_now - 0.3) / 1.2, 0.0, 1.0)
+    n = len(ids)
+    sites = (co_stepping(reg.area, b) if reg is not None
+             else Sites(np.zeros(n), np.zeros(n, np.int64), np.zeros(n)))
+    # A site split over meters is judged as the one installation it is: its step, and each
+    # meter's base with the other meters' steps added.
+    site = sites.meters >= 2
+    stepped = stepped | site
+    s_step = np.where(site, np.maximum(s_step, sites.s_site), s_step)
+    load_now = np.where(site, base_now + np.maximum(sites.kw - b.step_kw, 0.0), base_now)
+    s_base = np.clip((load_now - 0.3) / 1.2, 0.0, 1.0)
     shape_score = (cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
                    + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
                    + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
-    n = len(ids)
     if reg is not None:
         ctx = register_context(reg, col["daily_kwh"], base_now,
                                (col["s_flat"] > 0) | (col["s_stable"] > 0))
-        s_register = np.maximum(np.maximum(ctx.s_category, ctx.s_capacity), ctx.s_peer)
+        s_register = np.maximum(np.maximum(ctx.s_category, ctx.s_capacity),
+                                np.maximum(ctx.s_peer, sites.s_site))
         shape_score = shape_score + cfg.w_register * s_register * (1 - shape_score)
         category = reg.category
         always_on = reg.always_on
@@ -577,8 +624,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     # stepped up, or a plateau held all night or all weekend.
     plateau = np.maximum(b.night_kw, b.weekend_kw) >= 2 * np.maximum(b.base_kw, 0.1)
     shaped = ((col["s_flat"] > 0) | (col["s_stable"] > 0) | (stepped & (b.after_cv <= 0.15))
+              | (sites.s_site > 0)
               | plateau)
-    suspect = (score >= cfg.suspect_at) & (base_now >= cfg.min_base_kw) & shaped
+    suspect = (score >= cfg.suspect_at) & (load_now >= cfg.min_base_kw) & shaped
     est_kw = np.where(stepped, b.step_kw, np.maximum(0.0, base_now - HOUSE_BASE_KW))
     est_out: list[float | None] = [None] * n
     units: list[int | None] = [None] * n
@@ -594,7 +642,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
                    s_category=float(ctx.s_category[i]), s_capacity=float(ctx.s_capacity[i]),
                    s_peer=float(ctx.s_peer[i]), utilisation=float(ctx.utilisation[i]),
                    peer_ratio=float(ctx.peer_ratio[i]), peers_local=bool(ctx.peers_local[i]),
-                   category=category[i])
+                   category=category[i], s_site=float(sites.s_site[i]),
+                   site_meters=int(sites.meters[i]), site_kw=float(sites.kw[i]))
         est_out[i] = round(float(est_kw[i]), 2)
         units[i] = fit[1] if fit else None
         device[i] = fit[0].name if fit else None
@@ -618,6 +667,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         "utilisation": pa.array(ctx.utilisation, pa.float64(), from_pandas=True),
         "peer_ratio": pa.array(ctx.peer_ratio, pa.float64(), from_pandas=True),
         "always_on_trade": always_on,
+        "s_site": sites.s_site, "site_meters": sites.meters, "site_kw": sites.kw,
     })
     # Highest score first, ties by meter id: the same order from every engine and run.
     order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("meter_id", "ascending")])
@@ -658,6 +708,12 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
         parts.append(f"{r['category']}用户全天基荷 {r['base_kw']:.1f} kW，与用电类别不符")
     if r.get("s_capacity", 0) > 0:
         parts.append(f"日均负荷为合同容量的 {r['utilisation']:.0%}")
+    if r.get("s_site", 0) > 0:
+        text = (f"同台区 {r['site_meters']} 块电表同日起增负荷，合计 +{r['site_kw']:.1f} kW")
+        site_fit = fit_units(r["site_kw"])
+        if site_fit:
+            text += f" ≈ {site_fit[1]} 台 {site_fit[0].name}"
+        parts.append(text)
     if r.get("s_peer", 0) > 0:
         where = "同台区同类" if r["peers_local"] else "同类"
         parts.append(f"日用电量为{where}用户中位数的 {r['peer_ratio']:.1f} 倍")
