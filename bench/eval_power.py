@@ -122,6 +122,21 @@ def main() -> None:
     print("  with the meter register (category, contract, transformer area):")
     report(detect_power(readings, engine, register=city.register).ranked.to_pylist(), t,
            args.meters)
+    # Where the grid has no interval data: the same meters as daily totals, then as the
+    # month's bill (one month: the level is all there is).
+    local_day = pc.divide(pc.add(readings["ts"].cast(pa.int64()), 8 * 3600 * 1_000_000),
+                          86_400 * 1_000_000)
+    daily = (pa.table({"meter_id": readings["meter_id"], "day": local_day,
+                       "kwh": readings["kwh"]})
+             .group_by(["meter_id", "day"]).aggregate([("kwh", "sum")]))
+    day_ts = pc.multiply(daily["day"], 86_400 * 1_000_000 ).cast(pa.timestamp("us"))
+    daily_long = pa.table({
+        "meter_id": daily["meter_id"],
+        "ts": pc.subtract(day_ts.cast(pa.int64()), 8 * 3600 * 1_000_000).cast(pa.timestamp("us")),
+        "kwh": daily["kwh_sum"], "minutes": pa.array([1440] * daily.num_rows, pa.int32())})
+    print("  daily totals only, with the register:")
+    report(detect_power(daily_long, engine, register=city.register).ranked.to_pylist(), t,
+           args.meters)
     # Detection delay: rerun on the data cut at onset + d days, for miners that start inside.
     late = [m for m in is_miner if int(t[m]["onset_day"]) > 0 and t[m]["schedule"] == "24/7"]
     delays = []

@@ -434,13 +434,38 @@ class Context:
     utilisation: np.ndarray  # mean load over the contract capacity (NaN: no contract)
     peer_ratio: np.ndarray  # daily energy over the peers' median (NaN: no peers)
     peers_local: np.ndarray  # the peers share the transformer area too
+    peer_on_base: np.ndarray  # the ratio is of base loads (else of daily energy)
 
 
 MIN_PEERS = 5
 
 
+def peer_medians(reg: Register, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per meter, the median of ``values`` over its peers (NaN: too few), and whether they
+    are its neighbours: the same category behind the same transformer where at least five,
+    else the same category city-wide."""
+    daily_kwh = values
+    n = len(values)
+    median = np.full(n, np.nan)
+    local = np.zeros(n, dtype=bool)
+    listed = np.flatnonzero(reg.category != None)  # noqa: E711
+    for local_pass in (False, True):
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in listed:
+            if local_pass and reg.area[i] is None:
+                continue
+            key = (reg.category[i], reg.area[i]) if local_pass else (reg.category[i],)
+            groups.setdefault(key, []).append(int(i))
+        for members in groups.values():
+            if len(members) >= MIN_PEERS:
+                idx = np.array(members)
+                median[idx] = float(np.median(daily_kwh[idx]))
+                local[idx] = local_pass
+    return median, local
+
+
 def register_context(reg: Register, daily_kwh: np.ndarray, base_now: np.ndarray,
-                     shaped_flat: np.ndarray) -> Context:
+                     shaped_flat: np.ndarray, base_peers: np.ndarray) -> Context:
     """What the register adds to a meter's own curve:
 
     - tariff-category mismatch: a home (or a farm, flat around the clock) carrying a base
@@ -456,30 +481,22 @@ def register_context(reg: Register, daily_kwh: np.ndarray, base_now: np.ndarray,
     with np.errstate(all="ignore"):
         utilisation = np.where(reg.contract_kva > 0, daily_kwh / 24.0 / reg.contract_kva, np.nan)
     s_capacity = np.nan_to_num(np.clip((utilisation - 0.3) / 0.4, 0.0, 1.0))
-    peer_ratio = np.full(n, np.nan)
-    local = np.zeros(n, dtype=bool)
-    listed = np.flatnonzero(reg.category != None)  # noqa: E711
-    # City-wide peers first; peers behind the same transformer, where there are enough,
-    # take their place.
-    for local_pass in (False, True):
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i in listed:
-            if local_pass and reg.area[i] is None:
-                continue
-            key = (reg.category[i], reg.area[i]) if local_pass else (reg.category[i],)
-            groups.setdefault(key, []).append(int(i))
-        for members in groups.values():
-            if len(members) < MIN_PEERS:
-                continue
-            idx = np.array(members)
-            median = float(np.median(daily_kwh[idx]))
-            if median > 0:
-                peer_ratio[idx] = daily_kwh[idx] / median
-                local[idx] = local_pass
+    # Against the peers on the day's energy, and where ``base_peers`` (shops, factories,
+    # farms read through the day) on the base load too: a machine in a shop hides in the
+    # energy of a busy day, not in the night base a shop does not have. A home's base
+    # varies too much from home to home for that.
+    median, local = peer_medians(reg, daily_kwh)
+    base_median, _ = peer_medians(reg, base_now)
+    with np.errstate(all="ignore"):
+        by_energy = np.where(median > 0, daily_kwh / median, np.nan)
+        by_base = np.where(base_peers & (base_median >= 0),
+                           base_now / np.maximum(base_median, 0.1), np.nan)
+    on_base = np.nan_to_num(by_base) > np.nan_to_num(by_energy)
+    peer_ratio = np.where(on_base, by_base, by_energy)
     s_peer = np.nan_to_num(np.clip((peer_ratio - 2.0) / 3.0, 0.0, 1.0))
     r4 = _round_each(4)
     return Context(r4(s_category), r4(s_capacity), r4(s_peer), _round_each(3)(utilisation),
-                   _round_each(2)(peer_ratio), local)
+                   _round_each(2)(peer_ratio), local, on_base)
 
 
 @dataclass(frozen=True)
@@ -563,13 +580,25 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     col = {k: v[keep] for k, v in ind.items()}
     intraday = col.pop("intraday")
     monthly = col.pop("monthly")
+    reg = Register.align(register, days.meters) if register is not None else None
+    # A shop, a factory or a farm is not measured against a household's level.
+    non_home = (np.array([k not in (None, "residential") for k in reg.kind], dtype=bool)
+                if reg is not None else np.zeros(len(days.meters), dtype=bool))
+    col["s_level"] = np.where(non_home, 0.0, col["s_level"])
     if not intraday.all():
-        # Daily totals: the "base" is the mean load above a household's; a machine still
-        # shows as that level and as a step in it.
+        # Daily totals: the "base" is the mean load above a household's (or, for other
+        # categories, above the peers' median); a machine still shows as that level and as
+        # a step in it.
+        reference = np.full(len(days.meters), HOUSE_MEAN_W)
+        if reg is not None:
+            median, _ = peer_medians(reg, col["daily_kwh"])
+            reference = np.where(non_home, np.maximum(HOUSE_MEAN_W,
+                                                      np.nan_to_num(median) / 24 * 1000),
+                                 reference)
         coarse = ~intraday[:, None]
         mean_w = days.wh * 60.0 / np.maximum(days.covered, 1.0)
-        days = replace(days, w_min=np.where(coarse, np.maximum(mean_w - HOUSE_MEAN_W, 0.0),
-                                            days.w_min),
+        days = replace(days, w_min=np.where(coarse, np.maximum(mean_w - reference[:, None],
+                                                               0.0), days.w_min),
                        night_w_min=np.where(coarse, 0.0, days.night_w_min),
                        # energy per day, so that a month's bill compares with a day
                        wh=np.where(coarse, days.wh * 1440.0 / np.maximum(days.covered, 1.0),
@@ -577,7 +606,6 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     ids = days.meters
     first = days.first_day
     b = base_loads(days)
-    reg = Register.align(register, ids) if register is not None else None
     if reg is not None:
         # A telecom site or a cold store runs flat, steady and through the night by trade:
         # those shapes say nothing there, and only a step, the level or the base count.
@@ -607,7 +635,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
                    + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
     if reg is not None:
         ctx = register_context(reg, col["daily_kwh"], base_now,
-                               (col["s_flat"] > 0) | (col["s_stable"] > 0))
+                               (col["s_flat"] > 0) | (col["s_stable"] > 0),
+                               non_home & intraday)
         s_register = np.maximum(np.maximum(ctx.s_category, ctx.s_capacity),
                                 np.maximum(ctx.s_peer, sites.s_site))
         shape_score = shape_score + cfg.w_register * s_register * (1 - shape_score)
@@ -615,7 +644,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         always_on = reg.always_on
     else:
         nan = np.full(n, np.nan)
-        ctx = Context(np.zeros(n), np.zeros(n), np.zeros(n), nan, nan, np.zeros(n, bool))
+        ctx = Context(np.zeros(n), np.zeros(n), np.zeros(n), nan, nan, np.zeros(n, bool),
+                      np.zeros(n, bool))
         category = np.full(n, None, dtype=object)
         always_on = np.zeros(n, dtype=bool)
     score = _round_each(6)(shape_score)
@@ -639,9 +669,11 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         row = {k: float(v[i]) for k, v in col.items()}
         row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]),
                    intraday=bool(intraday[i]), monthly=bool(monthly[i]),
+                   non_home=bool(non_home[i]),
                    s_category=float(ctx.s_category[i]), s_capacity=float(ctx.s_capacity[i]),
                    s_peer=float(ctx.s_peer[i]), utilisation=float(ctx.utilisation[i]),
                    peer_ratio=float(ctx.peer_ratio[i]), peers_local=bool(ctx.peers_local[i]),
+                   peer_on_base=bool(ctx.peer_on_base[i]),
                    category=category[i], s_site=float(sites.s_site[i]),
                    site_meters=int(sites.meters[i]), site_kw=float(sites.kw[i]))
         est_out[i] = round(float(est_kw[i]), 2)
@@ -688,7 +720,8 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
         parts.append(f"夜间基荷 {r['base_kw']:.1f} kW")
     elif r["s_base"] > 0:
         per = "月" if r.get("monthly") else "日"
-        parts.append(f"按{per}电量折算基荷 {r['base_kw']:.1f} kW（超出居民日均用电）")
+        than = "同类用户中位" if r.get("non_home") else "居民日均用电"
+        parts.append(f"按{per}电量折算基荷 {r['base_kw']:.1f} kW（超出{than}）")
     if s_step > 0 and onset is not None:
         text = f"自 {onset:%Y-%m-%d} 起阶跃 +{step_kw:.1f} kW"
         if fit:
@@ -716,5 +749,6 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
         parts.append(text)
     if r.get("s_peer", 0) > 0:
         where = "同台区同类" if r["peers_local"] else "同类"
-        parts.append(f"日用电量为{where}用户中位数的 {r['peer_ratio']:.1f} 倍")
+        what = "最低负荷" if r.get("peer_on_base") else "日用电量"
+        parts.append(f"{what}为{where}用户中位数的 {r['peer_ratio']:.1f} 倍")
     return "；".join(parts)
