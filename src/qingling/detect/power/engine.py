@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 import ibis
@@ -28,6 +29,7 @@ from qingling.detect.power.devices import Device, fit_units
 HOUSE_BASE_KW = 0.15  # a household's night base load (fridge, standby)
 HOUSE_P95_DAILY_KWH = 13.0
 HOUSE_MEAN_W = HOUSE_P95_DAILY_KWH / 24 * 1000  # that day's energy as a mean load
+MIN_PEERS = 5  # meters of one category needed for a median to compare with
 
 
 @dataclass(frozen=True)
@@ -377,6 +379,22 @@ class Register:
     contract_kva: np.ndarray
     area: np.ndarray  # transformer area (台区)
 
+    @cached_property
+    def peer_groups(self) -> list[tuple[np.ndarray, bool]]:
+        """Groups of at least MIN_PEERS meters of one category: city-wide ones first, then
+        those behind one transformer (which take their place where they exist)."""
+        out = []
+        listed = np.flatnonzero(self.category != None)  # noqa: E711
+        for local in (False, True):
+            groups: dict[tuple[Any, ...], list[int]] = {}
+            for i in listed:
+                if local and self.area[i] is None:
+                    continue
+                key = (self.category[i], self.area[i]) if local else (self.category[i],)
+                groups.setdefault(key, []).append(int(i))
+            out += [(np.array(m), local) for m in groups.values() if len(m) >= MIN_PEERS]
+        return out
+
     @staticmethod
     def align(table: pa.Table, meters: np.ndarray) -> Register:
         """Validate a register table and align it with ``meters``. A register names each
@@ -437,30 +455,16 @@ class Context:
     peer_on_base: np.ndarray  # the ratio is of base loads (else of daily energy)
 
 
-MIN_PEERS = 5
-
 
 def peer_medians(reg: Register, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per meter, the median of ``values`` over its peers (NaN: too few), and whether they
     are its neighbours: the same category behind the same transformer where at least five,
     else the same category city-wide."""
-    daily_kwh = values
-    n = len(values)
-    median = np.full(n, np.nan)
-    local = np.zeros(n, dtype=bool)
-    listed = np.flatnonzero(reg.category != None)  # noqa: E711
-    for local_pass in (False, True):
-        groups: dict[tuple[Any, ...], list[int]] = {}
-        for i in listed:
-            if local_pass and reg.area[i] is None:
-                continue
-            key = (reg.category[i], reg.area[i]) if local_pass else (reg.category[i],)
-            groups.setdefault(key, []).append(int(i))
-        for members in groups.values():
-            if len(members) >= MIN_PEERS:
-                idx = np.array(members)
-                median[idx] = float(np.median(daily_kwh[idx]))
-                local[idx] = local_pass
+    median = np.full(len(values), np.nan)
+    local = np.zeros(len(values), dtype=bool)
+    for idx, is_local in reg.peer_groups:  # city-wide first, neighbours after
+        median[idx] = float(np.median(values[idx]))
+        local[idx] = is_local
     return median, local
 
 
