@@ -565,8 +565,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
                  register: pa.Table | None = None) -> PowerResult:
     """Rank meters. ``readings`` is an Arrow table in the long form, or an engine table
     (e.g. ``engine.read_parquet(path)``) so a city's data never has to fit in Python.
-    ``register`` (meter_id, category, contract_kva, transformer_area) adds the tariff
-    category, the contract and the peers to the judgement of the meters it names."""
+    ``register`` (meter_id, category, contract_kva, transformer_area, industry) adds the
+    tariff category, the contract, the trade, the peers and the neighbours stepping together
+    to the judgement of the meters it names."""
     cfg = cfg or PowerConfig()
     note = say or (lambda _m: None)
     note("daily indicators")
