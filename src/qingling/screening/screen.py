@@ -363,7 +363,8 @@ REGISTER_ALIASES = {
     "industry": ("industry", "行业", "行业分类"),
 }
 # What the electricity screen itself reads from the register.
-SCREEN_FIELDS = ("meter_id", "category", "contract_kva", "transformer_area", "industry")
+SCREEN_FIELDS = ("meter_id", "category", "contract_kva", "transformer_area", "industry",
+                 "address")
 
 
 def _register_rows(register: pa.Table | None) -> dict[str, dict[str, str]]:

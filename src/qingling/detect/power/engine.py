@@ -378,6 +378,7 @@ class Register:
     kind: np.ndarray  # category_class of it
     contract_kva: np.ndarray
     area: np.ndarray  # transformer area (台区)
+    address: np.ndarray  # as registered (None: not given)
 
     @cached_property
     def peer_groups(self) -> list[tuple[np.ndarray, bool]]:
@@ -416,6 +417,7 @@ class Register:
                     else [None] * table.num_rows)
 
         cats, areas, trades = col("category"), col("transformer_area"), col("industry")
+        addresses = col("address")
         kva: list[float] = []
         for row, v in enumerate(col("contract_kva"), start=2):
             try:
@@ -441,6 +443,8 @@ class Register:
             kind=np.array([category_class(c) for c in category], dtype=object),
             contract_kva=np.array(pick(kva, np.nan), dtype=np.float64),
             area=pick([str(a).strip() if a not in (None, "") else None for a in areas], None),
+            address=pick([str(a).strip() if a not in (None, "") else None for a in addresses],
+                         None),
         )
 
 
@@ -511,6 +515,20 @@ class Sites:
     s_site: np.ndarray
     meters: np.ndarray  # how many meters stepped together (0: none)
     kw: np.ndarray  # their steps summed
+    own: np.ndarray  # this meter's part of kw
+    by_address: np.ndarray  # linked by one registered address, not by a common step
+
+    @staticmethod
+    def none(n: int) -> Sites:
+        return Sites(np.zeros(n), np.zeros(n, np.int64), np.zeros(n), np.zeros(n),
+                     np.zeros(n, dtype=bool))
+
+    def merge(self, other: Sites) -> Sites:
+        """Per meter, the stronger of two site findings."""
+        take = other.s_site > self.s_site
+        return Sites(*(np.where(take, b, a) for a, b in (
+            (self.s_site, other.s_site), (self.meters, other.meters), (self.kw, other.kw),
+            (self.own, other.own), (self.by_address, other.by_address))))
 
 
 def co_stepping(area: np.ndarray, b: Loads) -> Sites:
@@ -537,7 +555,33 @@ def co_stepping(area: np.ndarray, b: Loads) -> Sites:
                 count[j], total[j] = len(group), kw
         group = [i] if i is not None else []
     r4 = _round_each(4)
-    return Sites(r4(s_site), count, _round_each(2)(total))
+    return Sites(r4(s_site), count, _round_each(2)(total), np.where(count > 0, b.step_kw, 0.0),
+                 np.zeros(n, dtype=bool))
+
+
+def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) -> Sites:
+    """Meters registered at one address (分户), two or more of them carrying a flat or
+    steady base of like size: their loads above a household's base, summed. A machine
+    split over meters from its first day shows no step, but it shows as one address's load,
+    shared out evenly; a family's second meter carries a load of its own."""
+    n = len(address)
+    out = Sites.none(n)
+    groups: dict[str, list[int]] = {}
+    for i in np.flatnonzero(steady):
+        key = "".join(str(address[i] or "").split())
+        if key:
+            groups.setdefault(key, []).append(int(i))
+    excess = np.maximum(base_now - HOUSE_BASE_KW, 0.0)
+    for members in groups.values():
+        idx = np.array([i for i in members if excess[i] >= 0.25])
+        if len(idx) < 2 or excess[idx].max() > 1.5 * excess[idx].min():
+            continue
+        kw = float(excess[idx].sum())
+        out.s_site[idx] = min(max((kw - 0.5) / 2.5, 0.0), 1.0)
+        out.meters[idx], out.kw[idx], out.own[idx] = len(idx), kw, excess[idx]
+        out.by_address[idx] = True
+    return Sites(_round_each(4)(out.s_site), out.meters, _round_each(2)(out.kw), out.own,
+                 out.by_address)
 
 
 RANKED_SCHEMA = pa.schema([
@@ -626,14 +670,16 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     base_now = np.maximum(np.maximum(np.where(stepped, b.after_kw, b.base_kw), b.night_kw),
                           b.weekend_kw)
     n = len(ids)
-    sites = (co_stepping(reg.area, b) if reg is not None
-             else Sites(np.zeros(n), np.zeros(n, np.int64), np.zeros(n)))
+    sites = Sites.none(n)
+    if reg is not None:
+        steady = (col["s_flat"] > 0) | (col["s_stable"] > 0)
+        sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady))
     # A site split over meters is judged as the one installation it is: its step, and each
-    # meter's base with the other meters' steps added.
+    # meter's base with the other meters' parts added.
     site = sites.meters >= 2
-    stepped = stepped | site
-    s_step = np.where(site, np.maximum(s_step, sites.s_site), s_step)
-    load_now = np.where(site, base_now + np.maximum(sites.kw - b.step_kw, 0.0), base_now)
+    stepped = stepped | (site & ~sites.by_address)
+    s_step = np.where(site & ~sites.by_address, np.maximum(s_step, sites.s_site), s_step)
+    load_now = np.where(site, base_now + np.maximum(sites.kw - sites.own, 0.0), base_now)
     s_base = np.clip((load_now - 0.3) / 1.2, 0.0, 1.0)
     shape_score = (cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
                    + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
@@ -680,7 +726,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
                    peer_ratio=float(ctx.peer_ratio[i]), peers_local=bool(ctx.peers_local[i]),
                    peer_on_base=bool(ctx.peer_on_base[i]),
                    category=category[i], s_site=float(sites.s_site[i]),
-                   site_meters=int(sites.meters[i]), site_kw=float(sites.kw[i]))
+                   site_meters=int(sites.meters[i]), site_kw=float(sites.kw[i]),
+                   site_by_address=bool(sites.by_address[i]))
         est_out[i] = round(float(est_kw[i]), 2)
         units[i] = fit[1] if fit else None
         device[i] = fit[0].name if fit else None
@@ -747,7 +794,9 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
     if r.get("s_capacity", 0) > 0:
         parts.append(f"日均负荷为合同容量的 {r['utilisation']:.0%}")
     if r.get("s_site", 0) > 0:
-        text = (f"同台区 {r['site_meters']} 块电表同日起增负荷，合计 +{r['site_kw']:.1f} kW")
+        text = (f"同一地址 {r['site_meters']} 块电表合计基荷 +{r['site_kw']:.1f} kW"
+                if r.get("site_by_address") else
+                f"同台区 {r['site_meters']} 块电表同日起增负荷，合计 +{r['site_kw']:.1f} kW")
         site_fit = fit_units(r["site_kw"])
         if site_fit:
             text += f" ≈ {site_fit[1]} 台 {site_fit[0].name}"

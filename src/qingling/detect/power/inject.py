@@ -9,7 +9,7 @@ added to a shop's or a farm's load. Hard negatives: 24/7 refrigeration (cycling 
 telecom cabinets (steady 1–2 kW), pumps, night storage heating, night EV charging.
 
 ``synth_city`` also gives the meter register (category, contract kVA, transformer area,
-industry),
+industry, address: a split site's meters share one, as do a few families' two meters),
 with a share of ordinary shops and farms among the households when asked. Seeded: the same
 arguments give the same meters.
 """
@@ -135,7 +135,7 @@ def _negative_kw(rng: np.random.Generator, days: int, kind: str) -> np.ndarray:
 class SynthCity:
     readings: pa.Table  # meter_id, ts (UTC), kwh, minutes
     truth: pa.Table  # one row per meter with a miner or a hard negative
-    register: pa.Table  # meter_id, category, contract_kva, transformer_area, industry
+    register: pa.Table  # meter_id, category, contract_kva, transformer_area, industry, address
 
 
 def synth_meters(meters: int, days: int, miners: int, *, seed: int = 1,
@@ -168,6 +168,7 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
     day0 = (start or datetime(2026, 10, 1, tzinfo=UTC)).date()
     category = np.full(meters, RESIDENTIAL, dtype=object)
     industry = np.full(meters, None, dtype=object)
+    address = np.arange(meters)  # the house number each meter is registered at
     area = np.arange(meters) // max(1, area_size)
     truth = []
     slots = [int(i) for i in order[:miners]]
@@ -192,6 +193,7 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
             elif evasion == "agricultural base":
                 base[i], category[i] = _agricultural(extra, days), AGRICULTURAL
             area[i] = area[here[0]]  # a split site sits behind one transformer
+            address[i] = address[here[0]]  # and at one address
             base[i] = base[i] + add / k
             truth.append({"meter_id": f"M{i:07d}", "kind": "miner", "device": device.name,
                           "units": units, "kw": round(units * device.kw / k, 2),
@@ -207,6 +209,8 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
                       "kw": 0.0, "schedule": "", "onset_day": 0, "evasion": "", "split": 1,
                       "site": -1})
     for i in order[miners + negatives:]:
+        if i > 0 and extra.random() < 0.03:
+            address[i] = address[i - 1]  # a family with a second meter (a shop, a flat)
         u = extra.random()
         if u < commercial:
             base[i], category[i] = _commercial(extra, days), COMMERCIAL
@@ -231,5 +235,6 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
         "transformer_area": pa.array([f"台区 {a:04d}" for a in area], pa.string()),
         "industry": pa.array([industry[i] or INDUSTRY[category[i]] or None
                               for i in range(meters)], pa.string()),
+        "address": pa.array([f"嘉兴市南湖区示范路 {a + 1} 号" for a in address], pa.string()),
     })
     return SynthCity(readings, pa.Table.from_pylist(truth), register)
