@@ -672,7 +672,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     n = len(ids)
     sites = Sites.none(n)
     if reg is not None:
-        steady = (col["s_flat"] > 0) | (col["s_stable"] > 0)
+        # Linking by address needs a base measured within the day: from daily totals, two
+        # households' like levels are too common to mean one machine.
+        steady = ((col["s_flat"] > 0) | (col["s_stable"] > 0)) & intraday
         sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady))
     # A site split over meters is judged as the one installation it is: its step, and each
     # meter's base with the other meters' parts added.
