@@ -112,7 +112,7 @@ def synth_flows_main(argv: list[str]) -> int:
 
 def detect_power_main(argv: list[str]) -> int:
     from qingling.detect.engines import ENGINES, connect
-    from qingling.detect.power.engine import detect_power
+    from qingling.detect.power.engine import Register, detect_power
     from qingling.detect.power.readers import FORMATS, PowerStats, read_meters
     from qingling.detect.readers.common import ReaderError
 
@@ -135,16 +135,17 @@ def detect_power_main(argv: list[str]) -> int:
             tables.append(read_meters(path, args.format, wide_unit=args.wide_unit, stats=s))
             stats.append(s)
         register = pacsv.read_csv(args.register) if args.register else None
+        if register is not None:
+            Register.check(register)  # before the screening, not after it
     except (ReaderError, pa.ArrowInvalid, OSError) as exc:
         print(f"qingling detect power: {exc}", file=sys.stderr)
         return 2
-    readings = pa.concat_tables(tables)
-    try:
-        result = detect_power(readings, connect(args.engine), register=register,
-                              say=lambda m: print(f"  … {m}", file=sys.stderr))
     except ValueError as exc:  # a register that names a meter twice, a bad contract value
         print(f"qingling detect power: {args.register}: {exc}", file=sys.stderr)
         return 2
+    readings = pa.concat_tables(tables)
+    result = detect_power(readings, connect(args.engine), register=register,
+                          say=lambda m: print(f"  … {m}", file=sys.stderr))
     ranked = result.ranked
     if register is not None and ranked.num_rows:
         keep = [c for c in register.column_names if c != "meter_id"]

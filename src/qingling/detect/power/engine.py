@@ -397,9 +397,10 @@ class Register:
         return out
 
     @staticmethod
-    def align(table: pa.Table, meters: np.ndarray) -> Register:
-        """Validate a register table and align it with ``meters``. A register names each
-        meter once; a second row for a meter is an error naming both rows."""
+    def check(table: pa.Table) -> tuple[dict[str, int], list[float]]:
+        """Validate a register table: each meter named once (a second row is an error naming
+        both rows), contract capacities numbers. Returns each meter's row and the
+        capacities. Cheap: run it before a long screening, not after."""
         if "meter_id" not in table.column_names:
             raise ValueError("register: no meter_id column")
         ids = [str(v) if v is not None else None for v in table["meter_id"].to_pylist()]
@@ -411,6 +412,21 @@ class Register:
                 raise ValueError(f"register: meter_id {m} appears twice (rows {seen[m]} and "
                                  f"{row})")
             seen[m] = row
+        kva: list[float] = []
+        values = (table["contract_kva"].to_pylist() if "contract_kva" in table.column_names
+                  else [None] * table.num_rows)
+        for row, v in enumerate(values, start=2):
+            try:
+                kva.append(float(v) if v not in (None, "") else np.nan)
+            except (TypeError, ValueError):
+                raise ValueError(f"register: row {row}: contract_kva {v!r} is not a number"
+                                 ) from None
+        return seen, kva
+
+    @staticmethod
+    def align(table: pa.Table, meters: np.ndarray) -> Register:
+        """Validate a register table (``check``) and align it with ``meters``."""
+        seen, kva = Register.check(table)
 
         def col(name: str) -> list[Any]:
             return (table[name].to_pylist() if name in table.column_names
@@ -418,13 +434,6 @@ class Register:
 
         cats, areas, trades = col("category"), col("transformer_area"), col("industry")
         addresses = col("address")
-        kva: list[float] = []
-        for row, v in enumerate(col("contract_kva"), start=2):
-            try:
-                kva.append(float(v) if v not in (None, "") else np.nan)
-            except (TypeError, ValueError):
-                raise ValueError(f"register: row {row}: contract_kva {v!r} is not a number"
-                                 ) from None
         at = {m: seen[m] - 2 for m in seen}
         pos = np.array([at.get(str(m), -1) for m in meters], dtype=np.int64)
         known = pos >= 0

@@ -156,8 +156,8 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
     of ordinary shops and farms among the meters that carry nothing; transformer areas hold
     about ``area_size`` meters each."""
     rng = np.random.default_rng(seed)
-    # Evasions, outages, throttling and the register come from their own stream, so the
-    # households, devices and schedules drawn for a seed stay what they were.
+    # Evasions, outages, throttling and the register come from their own stream: the
+    # household curves drawn for a seed do not depend on them.
     extra = np.random.default_rng([seed, 7])
     negatives = miners if negatives is None else negatives
     if miners + negatives > meters:
