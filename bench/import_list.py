@@ -29,7 +29,7 @@ def worker(rows: int) -> dict[str, object]:
 
     from qingling.cases.reference import rules_load
     from qingling.common.weeks import IsoWeek
-    from qingling.demo import HEADERS, CityGenerator
+    from qingling.ops.demo import HEADERS, CityGenerator
     from qingling.geo.services import divisions_load
     from qingling.intake.services import import_list
     from qingling.org.services import departments_load

@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI)
 def valid_uscc() -> str:
     import random
 
-    from qingling.demo import make_uscc
+    from qingling.ops.demo import make_uscc
 
     return make_uscc(random.Random(1), "330402")
 

@@ -263,7 +263,7 @@ def test_a_signal_joins_the_list_case_of_the_same_credit_code_or_address(
     settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
     import random
 
-    from qingling.demo import make_uscc
+    from qingling.ops.demo import make_uscc
 
     uscc = make_uscc(random.Random(5), "330402")
     import_list(data=csv_bytes([

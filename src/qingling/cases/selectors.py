@@ -8,13 +8,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from qingling.cases.models import OPEN_STATES, Case, State
+from qingling.cases.scope import visible_cases
 from qingling.common.weeks import IsoWeek
 from qingling.geo.models import Division
-from qingling.intake.models import Appearance
-from qingling.org.scope import visible_cases
 
 SORTS = {
     "id": "id",
@@ -82,9 +81,8 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         co = Case.co_departments.through.objects.filter(department__code=f.department)
         qs = qs.filter(Q(lead_department__code=f.department) | Q(pk__in=co.values("case_id")))
     if f.week:
-        qs = qs.filter(
-            Exists(Appearance.objects.filter(case_id=OuterRef("pk"), batch__week=f.week))
-        )
+        # Through the reverse relation: cases sit below intake and never import it.
+        qs = qs.filter(pk__in=Case.objects.filter(appearances__batch__week=f.week).values("pk"))
     if f.overdue:
         qs = qs.filter(state__in=OPEN_STATES, due_at__lt=now)
     if f.q:

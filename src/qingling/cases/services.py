@@ -12,11 +12,12 @@ from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
 from qingling.cases.models import Case, Evidence, SiteVisit, State
+from qingling.cases.scope import visible_cases
 from qingling.cases.uploads import store_upload
 from qingling.cases.workflow import TRANSITIONS, Transition
 from qingling.geo.models import Division
 from qingling.org.models import Profile, Role
-from qingling.org.scope import profile_of, visible_cases
+from qingling.org.scope import profile_of
 
 
 class WorkflowError(ValueError):

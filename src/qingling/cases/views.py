@@ -19,6 +19,7 @@ from qingling.audit.services import audit_record
 from qingling.cases.forms import EvidenceForm, TransitionForm, VisitForm
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, ListType, State
 from qingling.cases.presenters import personal
+from qingling.cases.scope import visible_cases
 from qingling.cases.selectors import CaseFilters, case_page, cases_filtered, dashboard, inbox
 from qingling.cases.services import (
     WorkflowError,
@@ -32,7 +33,7 @@ from qingling.cases.workflow import TRANSITIONS
 from qingling.common.xlsx import build_xlsx
 from qingling.geo.models import Division
 from qingling.org.models import Department, Role, SubjectType
-from qingling.org.scope import profile_of, visible_cases
+from qingling.org.scope import profile_of
 
 EXPORT_LIMIT = 100_000
 

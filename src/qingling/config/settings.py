@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "qingling.intake",
     "qingling.supervision",
     "qingling.screening",
+    "qingling.ops",
 ]
 
 MIDDLEWARE = [

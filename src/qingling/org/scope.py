@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from qingling.org.models import Profile, Role
-
-if TYPE_CHECKING:
-    from qingling.cases.models import Case
 
 AnyUser = AbstractBaseUser | AnonymousUser
 
@@ -41,20 +38,6 @@ def case_scope(profile: Profile | None) -> Q | None:
             q &= Q(county=profile.county)
         return q
     return None
-
-
-def visible_cases(user: AnyUser) -> QuerySet[Case]:
-    from qingling.cases.models import Case
-
-    profile = profile_of(user)
-    scope = case_scope(profile)
-    if scope is None or profile is None:
-        return Case.objects.none()
-    qs = Case.objects.filter(scope)
-    if profile.role == Role.DEPARTMENT:
-        # The M2M join can repeat a case; keep ids unique without DISTINCT over all columns.
-        qs = Case.objects.filter(pk__in=qs.values("pk"))
-    return qs
 
 
 def can_see_personal(profile: Profile | None) -> bool:

@@ -9,14 +9,14 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from qingling.common.weeks import IsoWeek
-from qingling.demo import (
+from qingling.intake.services import import_list
+from qingling.ops.demo import (
     DEMO_PASSWORD,
     DEMO_USERS,
     demo_files,
     demo_tariff_accounts,
     demo_walk,
 )
-from qingling.intake.services import import_list
 from qingling.org.services import user_provision
 from qingling.supervision.bulletin import bulletin_dir, issue
 from qingling.supervision.services import weekly_close
