@@ -19,7 +19,8 @@ from qingling.detect.resolve.engine import build_sessions
 from qingling.detect.resolve.synth import carrier_for_flows
 from qingling.detect.synth import synth_flows
 from qingling.screening.models import Signal, Subscriber
-from qingling.screening.screen import attach_case, input_digest, screen_network
+from qingling.cases.identity import SubjectFacts, signal_attach
+from qingling.screening.screen import facts_of, input_digest, screen_network
 from qingling.screening.services import subscribers_import
 from qingling.supervision.digest import build
 from tests.conftest import Personas, client_for
@@ -51,7 +52,7 @@ def test_screening_makes_cases_in_the_subscribers_counties_once(carrier: dict) -
     miners = {r["src_ip"] for r in carrier["truth"].to_pylist()}
     for ip in miners:
         account = carrier["hosts"][ip]
-        case = Case.objects.get(subject_key=f"account:{account}")
+        case = Case.objects.get(keys__key=f"account:{account}")
         sub = Subscriber.objects.get(account=account)
         assert case.county_id == sub.county_id and case.county_id is not None
         assert case.subject_name == sub.name and case.address == sub.address
@@ -71,12 +72,12 @@ def test_a_signal_within_the_watch_reopens_and_after_it_opens_a_linked_case(
     now = timezone.now()
     ip, account = next(iter(carrier["hosts"].items()))
     sub = Subscriber.objects.get(account=account)
-    first, change = attach_case(sub=sub, account=account, ip=ip, now=now - timedelta(weeks=12),
+    first, change = signal_attach(facts_of(sub, account, ip), now=now - timedelta(weeks=12),
                                 actor=None, reason="test")
     assert change == "created"
     Case.objects.filter(pk=first.pk).update(state=State.CLEARED,
                                             cleared_at=now - timedelta(weeks=3))
-    again, change = attach_case(sub=sub, account=account, ip=ip, now=now, actor=None,
+    again, change = signal_attach(facts_of(sub, account, ip), now=now, actor=None,
                                 reason="网络监测")
     assert change == "rebound" and again.pk == first.pk
     again.refresh_from_db()
@@ -89,7 +90,7 @@ def test_a_signal_within_the_watch_reopens_and_after_it_opens_a_linked_case(
     # Cleared again, and nine weeks later mining is seen again: a new case, linked.
     Case.objects.filter(pk=first.pk).update(state=State.CLEARED,
                                             cleared_at=now - timedelta(weeks=9))
-    later, change = attach_case(sub=sub, account=account, ip=ip, now=now, actor=None,
+    later, change = signal_attach(facts_of(sub, account, ip), now=now, actor=None,
                                 reason="网络监测")
     assert change == "new_after_watch" and later.pk != first.pk
     assert later.previous_case_id == first.pk and later.state == State.PENDING
@@ -102,7 +103,7 @@ def test_the_case_page_shows_its_signals_on_one_timeline(carrier: dict,
     screen_network(flows=carrier["flows"], digest=input_digest([b"d"]), names=["d"],
                    sessions=carrier["sessions"], now=timezone.now())
     ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
-    case = Case.objects.get(subject_key=f"account:{carrier['hosts'][ip]}")
+    case = Case.objects.get(keys__key=f"account:{carrier['hosts'][ip]}")
     c = client_for(people.city)
     html = c.get(f"/cases/{case.pk}/").content.decode()
     assert "data-signals-summary" in html and 'data-signal="network"' in html
@@ -127,7 +128,7 @@ def test_a_shared_egress_makes_a_false_positive_candidate_not_a_blamed_unit(
                                            "name": "x"}).status_code == 403
     screen_network(flows=carrier["flows"], digest=input_digest([b"e"]), names=["e"],
                    sessions=carrier["sessions"], now=timezone.now())
-    case = Case.objects.get(subject_key=f"account:{carrier['hosts'][ip]}")
+    case = Case.objects.get(keys__key=f"account:{carrier['hosts'][ip]}")
     assert case.behaviour == Behaviour.FALSE_POSITIVE and case.state == State.PENDING
     assert any("共享出口" in r for r in case.classification)
     sig = Signal.objects.filter(case=case).first()
@@ -213,7 +214,7 @@ def test_a_host_behind_cgnat_is_resolved_by_its_source_ports(people: Personas,
     s = screen_network(flows=flows, digest="cg", names=["f"], cgnat=cgnat,
                        sessions=build_sessions(events, connect("duckdb")), now=timezone.now())
     assert s.resolution.get("resolved", 0) >= 1
-    case = Case.objects.get(subject_key="account:CG1")
+    case = Case.objects.get(keys__key="account:CG1")
     assert case.county.name == "海宁市" and "220.9.9.9" in case.ip_summary
     sig = Signal.objects.filter(case=case).first()
     assert sig is not None and sig.payload["resolution"]["via"] == "cgnat+radius"
@@ -257,7 +258,6 @@ def test_a_signal_joins_the_list_case_of_the_same_credit_code_or_address(
 
     from qingling.common.weeks import IsoWeek
     from qingling.intake.services import import_list
-    from qingling.screening.screen import Subject, attach_subject
     from tests.conftest import csv_bytes, row
 
     settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
@@ -275,11 +275,12 @@ def test_a_signal_joins_the_list_case_of_the_same_credit_code_or_address(
     by_uscc = Case.objects.get(subject_key=f"uscc:{uscc}")
     by_addr = Case.objects.get(subject_key__startswith="addr:")
     now = timezone.now()
-    case, change = attach_subject(Subject(key="account:ENT9", id_number=uscc.lower()),
-                                  ip="61.9.9.9", now=now, actor=None, reason="网络监测")
+    case, change = signal_attach(SubjectFacts(account="ENT9", id_number=uscc.lower(),
+                                              ip="61.9.9.9"), now=now, actor=None,
+                                 reason="网络监测")
     assert (case.pk, change) == (by_uscc.pk, "updated")
-    case, change = attach_subject(Subject(key="meter:M1", address="嘉兴市南湖区新兴街道某路8号"),
-                                  ip=None, now=now, actor=None, reason="异常用电")
+    case, change = signal_attach(SubjectFacts(meter_id="M1", address="嘉兴市南湖区新兴街道某路8号"),
+                                 now=now, actor=None, reason="异常用电")
     assert (case.pk, change) == (by_addr.pk, "updated")
     assert Case.objects.count() == 2
 

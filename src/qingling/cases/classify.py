@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
-from qingling.cases.models import Behaviour, ClassificationRule, Grade
-from qingling.org.models import SubjectType
+from qingling.cases.models import Behaviour, Case, ClassificationRule, Grade
+from qingling.org.models import RoutingRule, SubjectType
 
 ATTRIBUTES = ("subject_type", "behaviour", "grade")
 
@@ -85,3 +87,104 @@ class Classifier:
                 ctx[a] = v
             result.matched.append(rule.name)
         return result
+
+
+# --- classification that follows the facts --------------------------------------------------
+
+def case_context(case: Case) -> dict[str, str]:
+    """A case's facts as the rules read them: what the lists said, then what visits found."""
+    from django.db.models import Max
+
+    visits = case.visits.filter(found_mining=True).aggregate(m=Max("machine_count"),
+                                                              kw=Max("power_kw"))
+    list_type = next((t for t, on in (("key", case.on_key_list), ("stock", case.on_stock_list),
+                                      ("full", case.on_full_list), ("new", case.on_new_list))
+                      if on), "monitoring" if case.found_by_monitoring else "")
+    return {
+        "unit_name": case.subject_name, "address": case.address, "type": case.listed_type,
+        "carrier": case.carrier, "uscc": case.uscc,
+        "machines": str(visits["m"] or ""), "kw": str(visits["kw"] or ""),
+        "special": "", "list_type": list_type,
+    }
+
+
+@dataclass(frozen=True)
+class Route:
+    lead_id: int | None
+    co_ids: frozenset[int]
+
+
+class Router:
+    """Routing rules: the subject type's rule gives the lead and co-responsible departments;
+    a behaviour's rule adds its departments (被控 → public security); a rule naming both
+    decides the lead for that pair."""
+
+    def __init__(self, rules: list[RoutingRule]) -> None:
+        self.rules = {(r.subject_type, r.behaviour): r for r in rules}
+
+    @classmethod
+    def load(cls) -> Router:
+        return cls(list(RoutingRule.objects.prefetch_related("co_departments")))
+
+    def route(self, subject_type: str, behaviour: str) -> Route:
+        by_type = self.rules.get((subject_type, ""))
+        by_behaviour = self.rules.get(("", behaviour)) if behaviour else None
+        both = self.rules.get((subject_type, behaviour)) if behaviour else None
+        lead = next((r.lead_id for r in (both, by_type, by_behaviour)
+                     if r is not None and r.lead_id), None)
+        co: set[int] = set()
+        for r in (by_type, by_behaviour, both):
+            if r is not None:
+                co.update(d.pk for d in r.co_departments.all())
+        if lead is not None:
+            co.discard(lead)
+        return Route(lead, frozenset(co))
+
+
+OVERRIDABLE = ("subject_type", "behaviour", "grade", "lead_department")
+
+
+def case_reclassify(case: Case, *, cause: str, actor: Any, now: datetime,
+                    classifier: Classifier | None = None, router: Router | None = None) -> bool:
+    """Recompute subject type, behaviour, grade and routing from the case's facts, keeping
+    what the city corrected by hand and the behaviour a verifier recorded; audited with the
+    rules that decided. Returns whether anything changed."""
+    from qingling.audit.services import audit_record
+
+    cls = (classifier or Classifier.load()).classify(case_context(case))
+    visit_behaviour = (case.visits.exclude(behaviour="").order_by("-visited_at", "-id")
+                       .values_list("behaviour", flat=True).first())
+    fixed = set(case.overrides or [])
+    new = {
+        "subject_type": case.subject_type if "subject_type" in fixed else cls.subject_type,
+        "behaviour": (case.behaviour if "behaviour" in fixed
+                      else visit_behaviour or (case.behaviour if case.behaviour
+                                               == Behaviour.FALSE_POSITIVE else cls.behaviour)),
+        "grade": case.grade if "grade" in fixed else cls.grade,
+    }
+    if new["subject_type"] == SubjectType.UNKNOWN and case.subject_type != SubjectType.UNKNOWN:
+        new["subject_type"] = case.subject_type  # rules that know less never undo a finding
+    if new["grade"] > case.grade:
+        new["grade"] = case.grade  # L1 < L3: facts only accumulate; lowering is the city's call
+    route = (router or Router.load()).route(new["subject_type"], new["behaviour"])
+    lead = case.lead_department_id if "lead_department" in fixed else route.lead_id
+    changes: dict[str, Any] = {k: v for k, v in new.items() if getattr(case, k) != v}
+    if lead != case.lead_department_id:
+        changes["lead_department_id"] = lead
+    old_co = set(case.co_departments.values_list("pk", flat=True))
+    co_changed = "lead_department" not in fixed and old_co != set(route.co_ids)
+    if not changes and not co_changed:
+        return False
+    before = {k: getattr(case, k) for k in changes}
+    for k, v in changes.items():
+        setattr(case, k, v)
+    case.classification = cls.matched
+    case.updated_at = now
+    case.save(update_fields=[*changes, "classification", "updated_at"])
+    if co_changed:
+        case.co_departments.set(sorted(route.co_ids))
+    audit_record(actor=actor, action="reclassify", obj=case, case=case, at=now, comment=cause,
+                 data={"before": {k: str(v) for k, v in before.items()},
+                       "after": {k: str(v) for k, v in changes.items()},
+                       "co_departments": sorted(route.co_ids), "rules": cls.matched})
+    return True

@@ -7,7 +7,9 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from qingling.org.models import SubjectType
+from qingling.org.models import Behaviour, SubjectType
+
+__all__ = ["Behaviour", "SubjectType"]  # re-exported: the case fields use them
 
 
 class State(models.TextChoices):
@@ -32,13 +34,6 @@ OPEN_STATES = (
     State.CLEARANCE_REQUESTED,
 )
 CLOSED_STATES = (State.CLEARED, State.EXCLUDED)
-
-
-class Behaviour(models.TextChoices):
-    ACTIVE = "active", _("Active mining")  # 主动
-    HIJACKED = "hijacked", _("Hijacked (trojan)")  # 被控(木马)
-    FALSE_POSITIVE = "false_positive", _("False positive (shared egress)")  # 误报(共享出口)
-    UNDETERMINED = "undetermined", _("Undetermined")  # 待定
 
 
 class Grade(models.TextChoices):
@@ -101,6 +96,9 @@ class Case(models.Model):
         "geo.ResponsibilityArea", null=True, blank=True, on_delete=models.PROTECT
     )
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
+    # The list's own 类型 column, as given: classification is recomputed from it and from
+    # what the visits found.
+    listed_type = models.CharField(_("type as listed"), max_length=100, blank=True)
     coin = models.CharField(_("coin"), max_length=40, blank=True)
     pool = models.CharField(_("pool"), max_length=200, blank=True)
 
@@ -143,6 +141,12 @@ class Case(models.Model):
     # a key list names it. "Overdue" is never stored: it is this compared with now.
     due_at = models.DateTimeField(_("due"), null=True, blank=True, db_index=True)
     rebound_count = models.PositiveIntegerField(_("rebounds"), default=0)
+    # The earliest evidence of mining (list 发现时间, first signal, electricity onset, site
+    # visit): estimated energy counts from here, never from when the case was typed in.
+    first_evidence_at = models.DateTimeField(_("first evidence"), null=True, blank=True)
+    # Attributes the city corrected by hand (subject_type, behaviour, grade, lead): the
+    # rules no longer change them.
+    overrides = models.JSONField(default=list, blank=True)
     ips = models.ManyToManyField(IPAddress, related_name="cases", blank=True)
     ip_summary = models.CharField(_("IP"), max_length=120, blank=True)
 
@@ -184,6 +188,20 @@ class Case(models.Model):
         return self.cleared_at <= self.due_at
 
 
+class CaseKey(models.Model):
+    """A key a case is known by (``uscc:…``, ``id:…``, ``account:…``, ``meter:…``,
+    ``name:county:…``, ``addr:…``, ``ip:…``): see ``cases.identity``."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="keys")
+    key = models.CharField(max_length=200, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "key"], name="case_key_once")]
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class SiteVisit(models.Model):
     """What a verifier found on site."""
 
@@ -197,6 +215,8 @@ class SiteVisit(models.Model):
     )
     phone = models.CharField(_("phone"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=300, blank=True)
+    behaviour = models.CharField(_("behaviour"), max_length=20, choices=Behaviour.choices,
+                                 blank=True)
     machine_count = models.PositiveIntegerField(_("machines"), default=0)
     machine_model = models.CharField(_("machine model"), max_length=100, blank=True)
     power_kw = models.DecimalField(

@@ -11,12 +11,15 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
-from qingling.cases.models import Case, Evidence, SiteVisit, State
+from qingling.cases.classify import case_reclassify
+from qingling.cases.identity import case_keys, evidence_seen, keys_record, reopen_due
+from qingling.cases.models import Behaviour, Case, Evidence, Grade, SiteVisit, State
 from qingling.cases.scope import visible_cases
 from qingling.cases.uploads import store_upload
 from qingling.cases.workflow import TRANSITIONS, Transition
+from qingling.common.weeks import SHANGHAI
 from qingling.geo.models import Division
-from qingling.org.models import Profile, Role
+from qingling.org.models import Department, Profile, Role, SubjectType
 from qingling.org.scope import profile_of
 
 
@@ -97,8 +100,11 @@ def case_transition(
         if t.target == State.CLEARED:
             updates["cleared_at"] = now
         if action == "reopen":
+            # 反弹 by the city's hand follows the same rule as a list or a signal: a key-list
+            # item is due at the current cut-off, not at its old, long-passed one.
             updates["cleared_at"] = None
             updates["rebound_count"] = case.rebound_count + 1
+            updates["due_at"] = reopen_due(case, now)
         if t.target == State.EXCLUDED:
             updates["closed_reason"] = comment
         # Compare-and-set: the move happens only from the state we checked.
@@ -129,6 +135,7 @@ def visit_record(
     subject_id: str = "",
     phone: str = "",
     address: str = "",
+    behaviour: str = "",
     machine_count: int = 0,
     machine_model: str = "",
     power_kw: Decimal | None = None,
@@ -136,6 +143,7 @@ def visit_record(
     power_cut: bool = False,
     notes: str = "",
 ) -> SiteVisit:
+    now = timezone.now()
     with transaction.atomic():
         case, profile = _case_for(actor, case_id)
         if profile.role not in (Role.COUNTY, Role.VERIFIER, Role.DEPARTMENT):
@@ -146,11 +154,14 @@ def visit_record(
             )
         if machines_seized > machine_count:
             raise WorkflowError(_("More machines seized than found."))
+        if behaviour and behaviour not in Behaviour.values:
+            raise WorkflowError(_("Unknown behaviour."))
         visit = SiteVisit(
             case=case,
             visited_at=visited_at,
             verifier=actor,
             found_mining=found_mining,
+            behaviour=behaviour,
             subject_name=subject_name,
             subject_id=subject_id.upper(),
             phone=phone,
@@ -166,7 +177,7 @@ def visit_record(
         visit.save()
         # What the verifier saw is better than what the list said.
         fields = ["updated_at"]
-        case.updated_at = timezone.now()
+        case.updated_at = now
         for attr, value in (("subject_name", subject_name), ("address", address),
                             ("phone", phone)):
             if value:
@@ -190,9 +201,61 @@ def visit_record(
                 "machines_seized": machines_seized,
                 "power_cut": power_cut,
                 "power_kw": str(power_kw) if power_kw is not None else None,
+                "behaviour": behaviour,
             },
         )
+        if found_mining:
+            evidence_seen([case.pk], visited_at)
+        keys_record((case.pk, k) for k in case_keys(case))
+        # What the visit found may change the grade and who must act (a school, ten
+        # machines, a hijacked host).
+        case_reclassify(case, cause=_("Site visit of %(day)s") % {
+            "day": visited_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")}, actor=actor, now=now)
     return visit
+
+
+CORRECTABLE = {"subject_type": SubjectType, "behaviour": Behaviour, "grade": Grade}
+
+
+def case_correct(*, case_id: int, actor: Any, reason: str, subject_type: str = "",
+                 behaviour: str = "", grade: str = "", lead_department_id: int | None = None,
+                 now: datetime | None = None) -> Case:
+    """The city corrects a case's classification by hand (reason required, audited); the
+    corrected attributes are kept from then on, and routing follows the new facts."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    if not reason:
+        raise WorkflowError(_("Give the reason for the correction."))
+    with transaction.atomic():
+        case, profile = _case_for(actor, case_id)
+        if profile.role != Role.CITY:
+            raise WorkflowError(_("Only the city coordinator corrects a classification."))
+        wanted: dict[str, Any] = {}
+        for attr, value in (("subject_type", subject_type), ("behaviour", behaviour),
+                            ("grade", grade)):
+            if value:
+                if value not in CORRECTABLE[attr].values:
+                    raise WorkflowError(_("Unknown value: %(v)s") % {"v": value})
+                if value != getattr(case, attr):
+                    wanted[attr] = value
+        if lead_department_id is not None and lead_department_id != case.lead_department_id:
+            if not Department.objects.filter(pk=lead_department_id).exists():
+                raise WorkflowError(_("Unknown department."))
+            wanted["lead_department_id"] = lead_department_id
+        if not wanted:
+            raise WorkflowError(_("Nothing to change."))
+        before = {k: str(getattr(case, k)) for k in wanted}
+        fixed = set(case.overrides or []) | {k.removesuffix("_id") for k in wanted}
+        for k, v in wanted.items():
+            setattr(case, k, v)
+        case.overrides = sorted(fixed)
+        case.updated_at = now
+        case.save(update_fields=[*wanted, "overrides", "updated_at"])
+        audit_record(actor=actor, action="correct", obj=case, case=case, at=now, comment=reason,
+                     data={"before": before, "after": {k: str(v) for k, v in wanted.items()}})
+        case_reclassify(case, cause=reason, actor=actor, now=now)
+        case.refresh_from_db()
+    return case
 
 
 def evidence_add(

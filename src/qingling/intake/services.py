@@ -7,7 +7,6 @@ file twice is recognised by its sha256 and changes nothing.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -19,16 +18,25 @@ from django.db.models import F
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
-from qingling.cases.classify import Classification, Classifier
+from qingling.cases.classify import Classification, Classifier, Router, case_reclassify
+from qingling.cases.identity import (
+    SubjectFacts,
+    current_cutoff,
+    cutoff_of,
+    evidence_seen,
+    keys_record,
+    match_cases,
+)
 from qingling.cases.models import OPEN_STATES, Behaviour, Case, IPAddress, ListType, State
 from qingling.cases.warning import WarningList
 from qingling.common.db import fast_insert, refresh_planner_statistics
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
+from qingling.geo.models import Division
 from qingling.intake.models import Appearance, ListBatch, ListRow
 from qingling.intake.readers import ListFileError, read_table
 from qingling.intake.validate import CheckedRow, RowError, check_rows
-from qingling.org.models import RoutingRule, SubjectType
+from qingling.org.models import SubjectType
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -92,31 +100,6 @@ def _chunks(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
             buf = []
     if buf:
         yield buf
-
-
-_SPACE = re.compile(r"[\s\u3000（）()·,，。.]+")
-
-
-def norm_subject(text: str) -> str:
-    """How subject names and addresses are compared (and written into subject keys)."""
-    return _SPACE.sub("", text).lower()
-
-
-def subject_key(row: CheckedRow, cls: Classification) -> str:
-    """What makes two rows the same subject or site (one case per subject/site)."""
-    f = row.fields
-    if f.get("uscc"):
-        return f"uscc:{f['uscc']}"
-    if f.get("id_number"):
-        return f"id:{f['id_number'].upper()}"
-    name = norm_subject(f.get("unit_name", ""))
-    if name and cls.subject_type != SubjectType.RESIDENTIAL:
-        return f"name:{name}"
-    address = norm_subject(f.get("address", ""))
-    if address and cls.subject_type == SubjectType.RESIDENTIAL:
-        return f"addr:{address}"
-    assert row.ip is not None
-    return f"ip:{row.ip.value}"
 
 
 def _context(row: CheckedRow, list_type: str) -> dict[str, str]:
@@ -196,78 +179,146 @@ def import_list(
     return summary
 
 
-def _write(
-    summary: ImportSummary,
-    table: Any,
-    checked: list[CheckedRow],
-    sha: str,
-    size: int,
-    list_type: str,
-    week: IsoWeek,
-    issuer: str,
-    actor: Any,
-    now: datetime,
-    say: Progress,
-) -> None:
+@dataclass
+class _Batch:
+    """One import in the making: what every step of the write reads and adds to."""
+
+    summary: ImportSummary
+    batch: ListBatch
+    list_type: str
+    week: IsoWeek
+    now: datetime
+    actor_id: int | None
+    due: datetime  # the cut-off of the list's week
+    good: list[tuple[CheckedRow, int]] = field(default_factory=list)  # (row, ListRow id)
+    audits: list[tuple[object, ...]] = field(default_factory=list)
+
+    @property
+    def flag(self) -> str:
+        return LIST_FLAG[ListType(self.list_type)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.batch.get_list_type_display()} {self.week}"
+
+    def audit(self, action: str, case: Case, from_state: str, to_state: str,
+              data: dict[str, Any]) -> None:
+        self.audits.append((self.now, self.actor_id, action, "cases.case", str(case.pk), case.pk,
+                            from_state, to_state, self.label, data))
+
+
+@dataclass
+class _Group:
+    """The rows of one subject or site (they share a key), and the case they belong to."""
+
+    rows: list[tuple[CheckedRow, int, Classification]]
+    keys: list[str]
+    match_keys: list[str]
+    case: Case | None = None
+    created: bool = False
+
+
+LIST_FLAG = {
+    ListType.KEY: "on_key_list",
+    ListType.STOCK: "on_stock_list",
+    ListType.FULL: "on_full_list",
+    ListType.NEW: "on_new_list",
+}
+_KEY_ORDER = ("uscc:", "id:", "account:", "meter:", "name:", "addr:", "ip:")
+
+
+def _by_strength(keys: Iterable[str]) -> list[str]:
+    return sorted(set(keys), key=lambda k: (_KEY_ORDER.index(k.split(":", 1)[0] + ":"), k))
+
+
+def _write(summary: ImportSummary, table: Any, checked: list[CheckedRow], sha: str, size: int,
+           list_type: str, week: IsoWeek, issuer: str, actor: Any, now: datetime,
+           say: Progress) -> None:
+    """The import's writes, as named steps over one ``_Batch``."""
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    b = _store_batch(summary, table, checked, sha, size, list_type, week, issuer, user, now)
+    prev_ips = _previous_ips(b)
+    say("linking IP addresses")
+    ips = _ip_objects(b.good, now)
+    say("classifying and matching cases")
+    groups = _group_rows(b)
+    for g, case in zip(groups, match_cases([g.match_keys for g in groups]), strict=True):
+        g.case = case
+    say(f"creating {sum(1 for g in groups if g.case is None)} cases")
+    _create_cases(b, groups, ips)
+    say("updating existing cases")
+    reopened = _update_existing(b, groups)
+    _link(b, groups, ips)
+    say("recording appearances")
+    _record_appearances(b, groups, ips, prev_ips, reopened)
+    _finish(b)
+
+
+def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], sha: str,
+                 size: int, list_type: str, week: IsoWeek, issuer: str, user: Any,
+                 now: datetime) -> _Batch:
     from qingling.intake.readers import canonical_field
 
-    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
     batch = ListBatch.objects.create(
-        list_type=list_type,
-        week=str(week),
-        issuer=issuer,
-        file_name=summary.file[:255],
-        sha256=sha,
-        size=size,
-        file_format=table.file_format,
-        encoding=table.encoding,
+        list_type=list_type, week=str(week), issuer=issuer, file_name=summary.file[:255],
+        sha256=sha, size=size, file_format=table.file_format, encoding=table.encoding,
         header_row=table.header_row,
         columns={h: canonical_field(h) for h in table.headers if h},
         status=ListBatch.Status.PARTIAL if summary.rejected else ListBatch.Status.COMPLETE,
-        row_count=summary.rows,
-        rejected_count=summary.rejected,
-        imported_by=user,
-        imported_at=now,
-    )
+        row_count=summary.rows, rejected_count=summary.rejected, imported_by=user,
+        imported_at=now)
     summary.batch_id = batch.pk
-    say("storing rows")
     fast_insert(
         ListRow,
         ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
-        (
-            (batch.pk, r.row_number, r.ok,
-             [{"column": e.column, "reason": e.reason} for e in r.errors],
-             r.ip_text[:100], r.fields, r.extra)
-            for r in checked
-        ),
+        ((batch.pk, r.row_number, r.ok,
+          [{"column": e.column, "reason": e.reason} for e in r.errors],
+          r.ip_text[:100], r.fields, r.extra) for r in checked),
     )
     row_ids = dict(ListRow.objects.filter(batch=batch).values_list("row_number", "id"))
-    good = [(r, row_ids[r.row_number]) for r in checked if r.ok]
-    actor_id = user.pk if user is not None else None
+    return _Batch(summary=summary, batch=batch, list_type=list_type, week=week, now=now,
+                  actor_id=user.pk if user is not None else None,
+                  due=cutoff_of(week),
+                  good=[(r, row_ids[r.row_number]) for r in checked if r.ok])
 
-    previous = (
-        ListBatch.objects.filter(list_type=list_type, week__lte=str(week))
-        .exclude(pk=batch.pk)
-        .order_by("-week", "-imported_at", "-id")
-        .first()
-    )
-    prev_ips: set[str] = set()
-    if previous is not None:
-        summary.previous_batch = previous.pk
-        batch.previous = previous
-        prev_ips = set(
-            Appearance.objects.filter(batch=previous).values_list("ip__value", flat=True)
-        )
 
-    say("linking IP addresses")
-    ips = _ip_objects(good, now)
-    say("classifying and matching cases")
+def _previous_ips(b: _Batch) -> set[str]:
+    """The IPs of the previous batch of the same list type: the diff is against it."""
+    previous = (ListBatch.objects.filter(list_type=b.list_type, week__lte=str(b.week))
+                .exclude(pk=b.batch.pk).order_by("-week", "-imported_at", "-id").first())
+    if previous is None:
+        return set()
+    b.summary.previous_batch = previous.pk
+    b.batch.previous = previous
+    return set(Appearance.objects.filter(batch=previous).values_list("ip__value", flat=True))
+
+
+def _facts(row: CheckedRow, cls: Classification, county_codes: dict[int, str]) -> SubjectFacts:
+    f = row.fields
+    assert row.ip is not None
+    return SubjectFacts(uscc=f.get("uscc", ""), id_number=f.get("id_number", ""),
+                        unit_name=f.get("unit_name", ""), address=f.get("address", ""),
+                        county_code=county_codes.get(row.place.county_id, "") if row.place else "",
+                        ip=row.ip.value, residential=cls.subject_type == SubjectType.RESIDENTIAL)
+
+
+def _group_rows(b: _Batch) -> list[_Group]:
+    """Classify each row, then put rows that share an identifying key into one group (a
+    file naming a unit once by credit code and once by name gives one case)."""
     classifier = Classifier.load()
     warnings = WarningList.load()
-    routing = {r.subject_type: r for r in RoutingRule.objects.prefetch_related("co_departments")}
-    groups: dict[str, list[tuple[CheckedRow, int, Classification]]] = {}
-    for r, o in good:
-        cls = classifier.classify(_context(r, list_type))
+    codes = dict(Division.objects.filter(level=Division.Level.COUNTY).values_list("id", "code"))
+    parent: dict[str, str] = {}
+
+    def find(k: str) -> str:
+        while parent.setdefault(k, k) != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    members: list[tuple[CheckedRow, int, Classification, list[str], list[str]]] = []
+    for r, o in b.good:
+        cls = classifier.classify(_context(r, b.list_type))
         assert r.ip is not None
         hit = warnings.hit(r.ip.value) if warnings.nets else None
         if hit is not None:
@@ -275,161 +326,138 @@ def _write(
             # behind the exit is to be found (误报(共享出口) candidate).
             cls = replace(cls, behaviour=Behaviour.FALSE_POSITIVE,
                           matched=[*cls.matched, f"共享出口：{hit.name}（需主机级证据）"])
-        groups.setdefault(subject_key(r, cls), []).append((r, o, cls))
+        facts = _facts(r, cls, codes)
+        keys, match = facts.keys(), facts.match_keys()
+        for k in match[1:]:
+            parent[find(k)] = find(match[0])
+        members.append((r, o, cls, keys, match))
+    groups: dict[str, _Group] = {}
+    for r, o, cls, keys, match in members:
+        g = groups.setdefault(find(match[0]), _Group(rows=[], keys=[], match_keys=[]))
+        g.rows.append((r, o, cls))
+        g.keys += keys
+        g.match_keys += match
+    for g in groups.values():
+        g.keys, g.match_keys = _by_strength(g.keys), _by_strength(g.match_keys)
+    return list(groups.values())
 
-    by_key: dict[str, Case] = {}
-    for keys in _chunks(groups):
-        for c in Case.objects.filter(subject_key__in=keys).order_by("id"):
-            by_key[c.subject_key] = c
-    through = Case.ips.through
-    ip_case: dict[int, int] = {}
-    for ip_ids in _chunks([ips[r.ip.value].pk for r, _ in good if r.ip]):
-        for ip_id, case_id in (
-            through.objects.filter(ipaddress_id__in=ip_ids)
-            .order_by("case_id")
-            .values_list("ipaddress_id", "case_id")
-        ):
-            ip_case[ip_id] = case_id
-    missing_ids = {cid for cid in ip_case.values()} - {c.pk for c in by_key.values()}
-    by_id: dict[int, Case] = {c.pk: c for c in by_key.values()}
-    for case_ids in _chunks(missing_ids):
-        by_id.update({c.pk: c for c in Case.objects.filter(pk__in=case_ids)})
 
-    due = week.cutoff(settings.QINGLING_CUTOFF_WEEKDAY, settings.QINGLING_CUTOFF_TIME)
-    flag = {
-        ListType.KEY: "on_key_list",
-        ListType.STOCK: "on_stock_list",
-        ListType.FULL: "on_full_list",
-        ListType.NEW: "on_new_list",
-    }[ListType(list_type)]
-
-    assignment: dict[str, Case] = {}
-    new_cases: list[tuple[Case, Classification, list[IPAddress]]] = []
-    for key, members in groups.items():
-        case = by_key.get(key)
-        if case is None and key.startswith("ip:"):
-            # An unnamed row goes to the case its IP already belongs to.
-            first = members[0][0]
-            assert first.ip is not None
-            cid = ip_case.get(ips[first.ip.value].pk)
-            case = by_id.get(cid) if cid is not None else None
-        if case is not None:
-            assignment[key] = case
-            continue
-        r0, _, cls = members[0]
-        place = next((m[0].place for m in members if m[0].place is not None), None)
-        route = routing.get(cls.subject_type)
+def _create_cases(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) -> None:
+    router = Router.load()
+    new: list[_Group] = [g for g in groups if g.case is None]
+    for g in new:
+        r0, _, cls = g.rows[0]
+        place = next((m[0].place for m in g.rows if m[0].place is not None), None)
+        route = router.route(cls.subject_type, cls.behaviour)
         f = r0.fields
-        member_ips = _unique([ips[m[0].ip.value] for m in members if m[0].ip])
+        member_ips = _unique([ips[m[0].ip.value] for m in g.rows if m[0].ip])
+        seen = [m[0].observed_at for m in g.rows if m[0].observed_at is not None]
         case = Case(
-            subject_key=key,
-            subject_name=f.get("unit_name", "")[:200],
-            uscc=f.get("uscc", "")[:18],
-            id_number=f.get("id_number", "").upper()[:18],
-            phone=f.get("phone", "")[:30],
-            address=f.get("address", "")[:300],
+            subject_key=g.keys[0], subject_name=f.get("unit_name", "")[:200],
+            uscc=f.get("uscc", "")[:18], id_number=f.get("id_number", "").upper()[:18],
+            phone=f.get("phone", "")[:30], address=f.get("address", "")[:300],
             county_id=place.county_id if place else None,
             township_id=place.township_id if place else None,
-            zone_id=place.zone_id if place else None,
-            carrier=f.get("carrier", "")[:40],
-            coin=f.get("coin", "")[:40],
-            pool=f.get("pool", "")[:200],
-            subject_type=cls.subject_type,
-            behaviour=cls.behaviour,
-            grade=cls.grade,
-            classification=cls.matched,
-            lead_department_id=route.lead_id if route else None,
+            zone_id=place.zone_id if place else None, carrier=f.get("carrier", "")[:40],
+            listed_type=f.get("type", "")[:100],
+            coin=f.get("coin", "")[:40], pool=f.get("pool", "")[:200],
+            subject_type=cls.subject_type, behaviour=cls.behaviour, grade=cls.grade,
+            classification=cls.matched, lead_department_id=route.lead_id,
             state=State.DISPATCHED if place else State.PENDING,
-            first_week=str(week),
-            last_week=str(week),
-            due_at=due if list_type == ListType.KEY else None,
+            first_week=str(b.week), last_week=str(b.week),
+            due_at=b.due if b.list_type == ListType.KEY else None,
+            first_evidence_at=min(seen) if seen else None,
             ip_summary=_ip_summary([i.value for i in member_ips]),
-            created_at=now,
-            updated_at=now,
-        )
-        setattr(case, flag, True)
-        new_cases.append((case, cls, member_ips))
-        assignment[key] = case
-
-    say(f"creating {len(new_cases)} cases")
-    Case.objects.bulk_create([c for c, _, _ in new_cases], batch_size=1000)
-    summary.cases_created = len(new_cases)
-    summary.pending_dispatch = sum(1 for c, _, _ in new_cases if c.state == State.PENDING)
-    co_through = Case.co_departments.through
+            created_at=b.now, updated_at=b.now)
+        setattr(case, b.flag, True)
+        g.case, g.created = case, True
+    Case.objects.bulk_create([g.case for g in new if g.case is not None], batch_size=1000)
+    b.summary.cases_created = len(new)
+    b.summary.pending_dispatch = sum(1 for g in new if g.case and g.case.state == State.PENDING)
     co_rows: list[tuple[int, int]] = []
-    ip_rows: list[tuple[int, int]] = []
-    audits: list[tuple[object, ...]] = []
-    label = f"{batch.get_list_type_display()} {week}"
-    for c, cls, member_ips in new_cases:
-        route = routing.get(cls.subject_type)
-        if route is not None:
-            co_rows += [(c.pk, d.pk) for d in route.co_departments.all()]
-        ip_rows += [(c.pk, i.pk) for i in member_ips]
-        audits.append(
-            (now, actor_id, "create", "cases.case", str(c.pk), c.pk, "", c.state, label,
-             {"batch": batch.pk, "rules": cls.matched})
-        )
-    fast_insert(co_through, ("case_id", "department_id"), co_rows)
+    for g in new:
+        assert g.case is not None
+        cls = g.rows[0][2]
+        co_rows += [(g.case.pk, d) for d in router.route(cls.subject_type, cls.behaviour).co_ids]
+        b.audit("create", g.case, "", g.case.state, {"batch": b.batch.pk, "rules": cls.matched})
+    fast_insert(Case.co_departments.through, ("case_id", "department_id"), co_rows)
 
-    say("updating existing cases")
-    new_ids = {c.pk for c, _, _ in new_cases}
-    existing = {c.pk: c for c in assignment.values() if c.pk not in new_ids}
+
+def _update_existing(b: _Batch, groups: list[_Group]) -> set[int]:
+    """Existing cases named again: a cleared one reopens as 反弹 (with the list's due date
+    when it is a key list, else the current cut-off for a key-list item); an open key-list
+    item keeps its first due date; list flags and the latest week move on; a case that
+    joins the key list is classified again. Dropping off a list never closes anything."""
+    existing = {g.case.pk: g.case for g in groups if g.case is not None and not g.created}
+    reopened = {pk for pk, c in existing.items() if c.state == State.CLEARED}
+    key_list = b.list_type == ListType.KEY
     # Set-based updates: the same values for many rows, one statement per chunk, instead of
     # a row-by-row bulk_update (20x slower on a 100,000-row weekly list).
-    reopened: set[int] = {pk for pk, c in existing.items() if c.state == State.CLEARED}
-    for c in existing.values():
-        if c.pk in reopened:
-            # 反弹: back on a list after clearance. Appearing on a list reopens; dropping
-            # off one never closes anything.
-            target = State.DISPATCHED if c.county_id else State.PENDING
-            audits.append(
-                (now, actor_id, "rebound", "cases.case", str(c.pk), c.pk, c.state, target, label,
-                 {"batch": batch.pk})
-            )
-    new_due = due if list_type == ListType.KEY else None
-    for ids in _chunks(reopened):
+    for pk in sorted(reopened):
+        c = existing[pk]
+        target = State.DISPATCHED if c.county_id else State.PENDING
+        b.audit("rebound", c, c.state, target, {"batch": b.batch.pk})
+    for ids in _chunks(sorted(reopened)):
         for has_county, target in ((False, State.PENDING), (True, State.DISPATCHED)):
-            Case.objects.filter(pk__in=ids, state=State.CLEARED,
-                                county__isnull=not has_county).update(
-                state=target, rebound_count=F("rebound_count") + 1, cleared_at=None,
-                due_at=new_due, updated_at=now,
-            )
-    for ids in _chunks(existing):
-        if list_type == ListType.KEY:
+            qs = Case.objects.filter(pk__in=ids, state=State.CLEARED, county__isnull=not has_county)
+            if key_list:
+                qs.update(state=target, rebound_count=F("rebound_count") + 1, cleared_at=None,
+                          due_at=b.due, updated_at=b.now)
+                continue
+            for on_key, due in ((True, current_cutoff(b.now)), (False, None)):
+                qs.filter(on_key_list=on_key).update(
+                    state=target, rebound_count=F("rebound_count") + 1, cleared_at=None,
+                    due_at=due, updated_at=b.now)
+    joins_key = ({pk for pk, c in existing.items() if not c.on_key_list} if key_list else set())
+    for ids in _chunks(sorted(existing)):
+        if key_list:
             Case.objects.filter(pk__in=ids, due_at__isnull=True, state__in=OPEN_STATES).update(
-                due_at=due, updated_at=now
-            )
-        Case.objects.filter(pk__in=ids, **{flag: False}).update(**{flag: True}, updated_at=now)
-        Case.objects.filter(pk__in=ids, last_week__lt=str(week)).update(
-            last_week=str(week), updated_at=now
-        )
-    summary.cases_reopened = len(reopened)
+                due_at=b.due, updated_at=b.now)
+        Case.objects.filter(pk__in=ids, **{b.flag: False}).update(**{b.flag: True},
+                                                                   updated_at=b.now)
+        Case.objects.filter(pk__in=ids, last_week__lt=str(b.week)).update(
+            last_week=str(b.week), updated_at=b.now)
+    seen = {g.case.pk: min(m[0].observed_at for m in g.rows if m[0].observed_at)
+            for g in groups if g.case is not None and not g.created
+            and any(m[0].observed_at for m in g.rows)}
+    for at in sorted(set(seen.values())):
+        evidence_seen([pk for pk, t in seen.items() if t == at], at)
+    if joins_key:
+        classifier, router = Classifier.load(), Router.load()
+        for case in Case.objects.filter(pk__in=sorted(joins_key)).select_related("county"):
+            case_reclassify(case, cause=f"列入{b.label}", actor=None, now=b.now,
+                            classifier=classifier, router=router)
+    b.summary.cases_reopened = len(reopened)
+    return reopened
 
-    # New links between existing cases and IPs they did not have yet.
-    have = {(cid, iid) for iid, cid in ip_case.items()}
-    for key, members in groups.items():
-        c = assignment[key]
-        if c.pk in new_ids:
-            continue
-        for m in members:
-            assert m[0].ip is not None
-            iid = ips[m[0].ip.value].pk
-            if (c.pk, iid) not in have:
-                have.add((c.pk, iid))
-                ip_rows.append((c.pk, iid))
-    fast_insert(through, ("case_id", "ipaddress_id"), ip_rows)
 
-    say("recording appearances")
+def _link(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) -> None:
+    """Each case is linked to the IPs its rows name and known by the keys they carry."""
+    through = Case.ips.through
+    pairs = {(g.case.pk, ips[m[0].ip.value].pk) for g in groups if g.case is not None
+             for m in g.rows if m[0].ip is not None}
+    have: set[tuple[int, int]] = set()
+    for chunk in _chunks(sorted(pairs)):
+        have.update(through.objects.filter(case_id__in={c for c, _ in chunk},
+                                           ipaddress_id__in={i for _, i in chunk})
+                    .values_list("case_id", "ipaddress_id"))
+    fast_insert(through, ("case_id", "ipaddress_id"), sorted(pairs - have))
+    keys_record((g.case.pk, k) for g in groups if g.case is not None for k in g.keys)
+
+
+def _record_appearances(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress],
+                        prev_ips: set[str], reopened: set[int]) -> None:
     appearances: list[tuple[object, ...]] = []
     seen_now: set[str] = set()
     counted: set[str] = set()
-    for key, members in groups.items():
-        c = assignment[key]
-        for r, o, _ in members:
+    s = b.summary
+    for g in groups:
+        assert g.case is not None
+        for r, o, _ in g.rows:
             assert r.ip is not None
             value = r.ip.value
             seen_now.add(value)
-            if c.pk in reopened:
+            if g.case.pk in reopened:
                 change = Appearance.Change.REAPPEARED
             elif value in prev_ips:
                 change = Appearance.Change.PRESENT
@@ -438,38 +466,35 @@ def _write(
             if value not in counted:
                 counted.add(value)
                 if change == Appearance.Change.REAPPEARED:
-                    summary.reappeared += 1
+                    s.reappeared += 1
                 elif change == Appearance.Change.PRESENT:
-                    summary.present += 1
+                    s.present += 1
                 else:
-                    summary.new += 1
+                    s.new += 1
             appearances.append(
-                (batch.pk, o, ips[value].pk, c.pk, str(change), r.observed_at)
-            )
+                (b.batch.pk, o, ips[value].pk, g.case.pk, str(change), r.observed_at))
     fast_insert(
         Appearance, ("batch_id", "row_id", "ip_id", "case_id", "change", "observed_at"),
         appearances,
     )
-    summary.absent = len(prev_ips - seen_now)
-    audits.append(
-        (now, actor_id, "import", "intake.listbatch", str(batch.pk), None, "", "", summary.file,
-         {k: v for k, v in summary.as_dict().items() if k != "rejected_rows"})
-    )
+    s.absent = len(prev_ips - seen_now)
+
+
+def _finish(b: _Batch) -> None:
+    s = b.summary
+    b.audits.append(
+        (b.now, b.actor_id, "import", "intake.listbatch", str(b.batch.pk), None, "", "", s.file,
+         {k: v for k, v in s.as_dict().items() if k != "rejected_rows"}))
     fast_insert(
         AuditEntry,
         ("at", "actor_id", "action", "object_type", "object_id", "case_id", "from_state",
          "to_state", "comment", "data"),
-        audits,
+        b.audits,
     )
-    batch.diff = {
-        "new": summary.new,
-        "present": summary.present,
-        "reappeared": summary.reappeared,
-        "absent": summary.absent,
-        "cases_created": summary.cases_created,
-        "cases_reopened": summary.cases_reopened,
-    }
-    batch.save(update_fields=["diff", "previous"])
+    b.batch.diff = {"new": s.new, "present": s.present, "reappeared": s.reappeared,
+                    "absent": s.absent, "cases_created": s.cases_created,
+                    "cases_reopened": s.cases_reopened}
+    b.batch.save(update_fields=["diff", "previous"])
 
 
 def _unique(items: list[IPAddress]) -> list[IPAddress]:

@@ -17,6 +17,14 @@ class SubjectType(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+class Behaviour(models.TextChoices):
+    ACTIVE = "active", _("Active mining")  # 主动
+    HIJACKED = "hijacked", _("Hijacked (trojan)")  # 被控(木马)
+    FALSE_POSITIVE = "false_positive", _("False positive (shared egress)")  # 误报(共享出口)
+    UNLOCATABLE = "unlocatable", _("Cannot be located (dynamic IP)")  # 无法定位
+    UNDETERMINED = "undetermined", _("Undetermined")  # 待定
+
+
 class Department(models.Model):
     """A responsible department from the work plan's section 四."""
 
@@ -35,11 +43,17 @@ class Department(models.Model):
 class RoutingRule(models.Model):
     """Subject type → the lead department and the co-responsible ones. Editable by an admin."""
 
+    # A rule names a subject type (it gives the lead and co-responsible departments), or a
+    # behaviour (its departments join whatever the subject type gives: 被控 → public
+    # security), or both.
     subject_type = models.CharField(
-        _("subject type"), max_length=20, choices=SubjectType.choices, unique=True
+        _("subject type"), max_length=20, choices=SubjectType.choices, blank=True
     )
+    behaviour = models.CharField(_("behaviour"), max_length=20, choices=Behaviour.choices,
+                                 blank=True)
     lead = models.ForeignKey(
-        Department, on_delete=models.PROTECT, related_name="leads", verbose_name=_("lead")
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="leads",
+        verbose_name=_("lead"),
     )
     co_departments = models.ManyToManyField(
         Department, blank=True, related_name="co_routes", verbose_name=_("co-responsible")
@@ -47,10 +61,12 @@ class RoutingRule(models.Model):
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
-        ordering = ["subject_type"]
+        ordering = ["subject_type", "behaviour"]
+        constraints = [models.UniqueConstraint(fields=["subject_type", "behaviour"],
+                                               name="routing_rule_once")]
 
     def __str__(self) -> str:
-        return f"{self.get_subject_type_display()} → {self.lead}"
+        return f"{self.get_subject_type_display()}{self.get_behaviour_display()} → {self.lead}"
 
 
 class Role(models.TextChoices):

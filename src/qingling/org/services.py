@@ -27,11 +27,14 @@ def departments_load(directory: Path = DATA_DIR) -> dict[str, int]:
             created["departments"] += made
     with (directory / "routing.csv").open(encoding="utf-8-sig", newline="") as fh:
         for row in csv.DictReader(fh):
-            if RoutingRule.objects.filter(subject_type=row["subject_type"]).exists():
+            behaviour = row.get("behaviour", "")
+            if RoutingRule.objects.filter(subject_type=row["subject_type"],
+                                          behaviour=behaviour).exists():
                 continue
             rule = RoutingRule.objects.create(
                 subject_type=row["subject_type"],
-                lead=Department.objects.get(code=row["lead"]),
+                behaviour=behaviour,
+                lead=Department.objects.get(code=row["lead"]) if row["lead"] else None,
                 note=row["note"],
             )
             codes = [c for c in row["co_departments"].split("|") if c]

@@ -9,25 +9,19 @@ a new case linked to the old one. The same inputs are screened once.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 
 from qingling.audit.services import audit_record
-from qingling.cases.classify import Classifier
-from qingling.cases.models import Behaviour, Case, IPAddress, State
+from qingling.cases.identity import SubjectFacts, keys_record, signal_attach
+from qingling.cases.models import Case
 from qingling.cases.warning import WarningList
-from qingling.common.ips import parse_ip
-from qingling.common.weeks import IsoWeek
-from qingling.intake.services import norm_subject
-from qingling.org.models import RoutingRule
+from qingling.common.weeks import SHANGHAI
 from qingling.screening.models import ScreeningRun, Signal, Subscriber
 
 
@@ -111,9 +105,10 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
             sub = (Subscriber.objects.filter(account=x["account"]).select_related("county")
                    .first() if x["status"] == "resolved" else None)
             hit = warnings.hit(r["src_ip"])
-            case, change = attach_case(sub=sub, account=x["account"], ip=r["src_ip"], now=now,
-                                       actor=actor, reason=f"网络监测：{r['evidence'][:200]}",
-                                       shared=hit.name if hit else None)
+            case, change = signal_attach(facts_of(sub, x["account"], r["src_ip"]), now=now,
+                                         actor=actor, reason=f"网络监测：{r['evidence'][:200]}",
+                                         observed_at=r["first_seen"],
+                                         shared=hit.name if hit else None)
             if change == "created":
                 s.cases_created += 1
             elif change == "rebound":
@@ -154,126 +149,14 @@ def _port_range(flows: pa.Table, flagged: list[dict[str, Any]]) -> dict[str, tup
             (r["src_port_min"], r["src_port_max"]) for r in agg.to_pylist()}
 
 
-def _classify(subject: Subject) -> tuple[Any, Any]:
-    cls = Classifier.load().classify({"unit_name": subject.name, "address": subject.address,
-                                      "type": "", "carrier": subject.carrier, "uscc": "",
-                                      "machines": "", "special": "", "list_type": "monitoring"})
-    route = RoutingRule.objects.filter(subject_type=cls.subject_type).first()
-    return cls, route
-
-
-@dataclass(frozen=True)
-class Subject:
-    """Who and where a signal points at, as far as it is known."""
-
-    key: str
-    name: str = ""
-    id_number: str = ""
-    phone: str = ""
-    address: str = ""
-    county_id: int | None = None
-    township_id: int | None = None
-    carrier: str = ""
-
-
-def subject_of(sub: Subscriber | None, account: str | None, ip: str) -> Subject:
+def facts_of(sub: Subscriber | None, account: str | None, ip: str) -> SubjectFacts:
+    """Who a network signal points at: the resolved account's holder and site, else the IP."""
     if sub is None:
-        return Subject(key=f"account:{account}" if account else f"ip:{parse_ip(ip).value}")
-    return Subject(key=f"account:{account or sub.account}", name=sub.name,
-                   id_number=sub.id_number, phone=sub.phone, address=sub.address,
-                   county_id=sub.county_id, township_id=sub.township_id, carrier=sub.carrier)
-
-
-def attach_case(*, sub: Subscriber | None, account: str | None, ip: str, now: datetime,
-                actor: Any, reason: str, shared: str | None = None) -> tuple[Case, str]:
-    """The case a network signal belongs to (see ``attach_subject``)."""
-    return attach_subject(subject_of(sub, account, ip), ip=ip, now=now, actor=actor,
-                          reason=reason, shared=shared)
-
-
-_USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
-_ID = re.compile(r"\d{17}[\dXx]")
-
-
-def find_case(subject: Subject) -> Case | None:
-    """The case this subject already has, whatever source opened it: by the signal's own key,
-    then by 统一社会信用代码, ID number or normalised address as the lists recorded them."""
-    qs = Case.objects.order_by("-id")
-    case = qs.filter(subject_key=subject.key).first()
-    if case is not None:
-        return case
-    ident = subject.id_number.strip().upper()
-    if _ID.fullmatch(ident):
-        case = qs.filter(subject_key=f"id:{ident}").first()
-    elif _USCC.fullmatch(ident):
-        case = qs.filter(subject_key=f"uscc:{ident}").first()
-    if case is None and subject.address:
-        case = qs.filter(subject_key=f"addr:{norm_subject(subject.address)}").first()
-    return case
-
-
-def attach_subject(subject: Subject, *, ip: str | None, now: datetime, actor: Any, reason: str,
-                   shared: str | None = None) -> tuple[Case, str]:
-    """The case a new signal belongs to: (case, 'created' | 'updated' | 'rebound' |
-    'new_after_watch'). ``shared`` names a known shared egress the signal came through: a
-    new case is then a 误报(共享出口) candidate that needs host-level evidence."""
-    key = subject.key
-    case = find_case(subject)
-    watch = timedelta(weeks=settings.QINGLING_REBOUND_WATCH_WEEKS)
-    week = str(IsoWeek.of(now))
-    previous = None
-    if case is not None and case.state == State.CLEARED:
-        if case.cleared_at and now - case.cleared_at <= watch:
-            target = State.DISPATCHED if case.county_id else State.PENDING
-            Case.objects.filter(pk=case.pk, state=State.CLEARED).update(
-                state=target, cleared_at=None, rebound_count=F("rebound_count") + 1,
-                found_by_monitoring=True, last_week=week, updated_at=now)
-            audit_record(actor=actor, action="rebound", obj=case, case=case, at=now,
-                         from_state=State.CLEARED, to_state=target,
-                         comment=f"回头看：清零后 {(now - case.cleared_at).days} 天再现挖矿信号。{reason}")
-            case.refresh_from_db()
-            if ip:
-                _link_ip(case, ip, now)
-            return case, "rebound"
-        previous, case = case, None
-    if case is not None:
-        Case.objects.filter(pk=case.pk).update(found_by_monitoring=True, last_week=week,
-                                               updated_at=now)
-        if ip:
-            _link_ip(case, ip, now)
-        return case, "updated"
-    cls, route = _classify(subject)
-    case = Case.objects.create(
-        subject_key=key, subject_name=subject.name[:200], id_number=subject.id_number[:18],
-        phone=subject.phone[:30], address=subject.address[:300], county_id=subject.county_id,
-        township_id=subject.township_id, carrier=subject.carrier[:40],
-        subject_type=cls.subject_type,
-        behaviour=Behaviour.FALSE_POSITIVE if shared else cls.behaviour, grade=cls.grade,
-        classification=cls.matched + ([f"共享出口：{shared}（需主机级证据）"] if shared else []),
-        lead_department=route.lead if route else None,
-        # Found by monitoring: the city confirms before anything is dispatched.
-        state=State.PENDING, found_by_monitoring=True, previous_case=previous,
-        first_week=week, last_week=week, created_at=now, updated_at=now)
-    if route is not None:
-        case.co_departments.set(route.co_departments.all())
-    if ip:
-        _link_ip(case, ip, now)
-    audit_record(actor=actor, action="create", obj=case, case=case, at=now, to_state=case.state,
-                 comment=reason, data={"previous_case": previous.pk if previous else None})
-    return case, "new_after_watch" if previous else "created"
-
-
-def _link_ip(case: Case, ip: str, now: datetime) -> None:
-    parsed = parse_ip(ip)
-    obj, made = IPAddress.objects.get_or_create(
-        value=parsed.value, defaults={"version": parsed.version, "is_range": parsed.is_range,
-                                      "special": parsed.special, "first_seen_at": now,
-                                      "last_seen_at": now})
-    if not made:
-        IPAddress.objects.filter(pk=obj.pk, last_seen_at__lt=now).update(last_seen_at=now)
-    case.ips.add(obj)
-    values = list(case.ips.values_list("value", flat=True)[:3])
-    Case.objects.filter(pk=case.pk).update(ip_summary=", ".join(values)[:120])
+        return SubjectFacts(account=account or "", ip=ip)
+    return SubjectFacts(account=account or sub.account, id_number=sub.id_number,
+                        address=sub.address, unit_name=sub.name, residential=True,
+                        phone=sub.phone, county_id=sub.county_id, township_id=sub.township_id,
+                        carrier=sub.carrier, ip=ip)
 
 
 @dataclass
@@ -323,6 +206,10 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
                    if x["status"] == "resolved" else None)
             case = a.case
             note = ""
+            if sub is not None:
+                # The list's case is now known by the account too: later network signals
+                # from the same subscriber join it.
+                keys_record([(case.pk, f"account:{sub.account}")])
             if sub is not None and sub.county_id is not None:
                 if case.county_id is None:
                     Case.objects.filter(pk=case.pk, county__isnull=True).update(
@@ -412,17 +299,17 @@ def screen_power(*, readings: Any, register: pa.Table | None, digest: str, names
         s.run = run.pk
         for r, place in zip(leads, places, strict=True):
             info = reg.get(r["meter_id"], {})
-            subject = Subject(key=f"meter:{r['meter_id']}", name=info.get("holder", ""),
-                              address=info.get("address", ""), county_id=place.county_id,
-                              township_id=place.township_id)
-            case, change = attach_subject(subject, ip=None, now=now, actor=actor,
-                                          reason=f"异常用电：{r['reasons']}")
+            onset = r["onset"]
+            observed = (datetime.combine(onset, datetime.min.time(), tzinfo=SHANGHAI)
+                        if onset else now)
+            facts = SubjectFacts(meter_id=str(r["meter_id"]), unit_name=info.get("holder", ""),
+                                 residential=True, address=info.get("address", ""),
+                                 county_id=place.county_id, township_id=place.township_id)
+            case, change = signal_attach(facts, now=now, actor=actor, observed_at=observed,
+                                         reason=f"异常用电：{r['reasons']}")
             key = {"created": "cases_created", "rebound": "rebounds",
                    "new_after_watch": "new_after_watch"}.get(change, "cases_updated")
             setattr(s, key, getattr(s, key) + 1)
-            onset = r["onset"]
-            observed = (datetime.combine(onset, datetime.min.time(), tzinfo=now.tzinfo)
-                        if onset else now)
             _, made = Signal.objects.get_or_create(
                 key=f"power:{r['meter_id']}:{digest[:16]}",
                 defaults={"case": case, "run": run, "kind": Signal.Kind.POWER,
