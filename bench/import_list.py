@@ -29,9 +29,9 @@ def worker(rows: int) -> dict[str, object]:
 
     from qingling.cases.reference import rules_load
     from qingling.common.weeks import IsoWeek
-    from qingling.ops.demo import HEADERS, CityGenerator
     from qingling.geo.services import divisions_load
     from qingling.intake.services import import_list
+    from qingling.ops.demo import HEADERS, CityGenerator
     from qingling.org.services import departments_load
 
     call_command("migrate", verbosity=0)

@@ -13,13 +13,13 @@ import pytest
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
+from qingling.cases.identity import SubjectFacts, signal_attach
 from qingling.cases.models import Case, State
 from qingling.detect.engines import connect
 from qingling.detect.resolve.engine import build_sessions
 from qingling.detect.resolve.synth import carrier_for_flows
 from qingling.detect.synth import synth_flows
 from qingling.screening.models import Signal, Subscriber
-from qingling.cases.identity import SubjectFacts, signal_attach
 from qingling.screening.screen import facts_of, input_digest, screen_network
 from qingling.screening.services import subscribers_import
 from qingling.supervision.digest import build

@@ -72,10 +72,17 @@ class Classifier:
             compiled.append(CompiledRule(r.name, r.field, r.operator, r.value, pattern, sets))
         return cls(compiled)
 
-    def classify(self, context: Mapping[str, str]) -> Classification:
+    def classify(self, context: Mapping[str, str],
+                 fixed: Mapping[str, str] | None = None) -> Classification:
+        """``fixed`` attributes are decided already (a finding, or the city's correction):
+        rules do not set them, but later rules read them (grade by subject type)."""
         ctx = dict(context)
         result = Classification()
         decided: set[str] = set()
+        for a, v in (fixed or {}).items():
+            setattr(result, a, v)
+            ctx[a] = v
+            decided.add(a)
         for rule in self.rules:
             pending = {a: v for a, v in rule.sets.items() if a not in decided}
             if not pending or not rule.matches(ctx):
@@ -151,10 +158,13 @@ def case_reclassify(case: Case, *, cause: str, actor: Any, now: datetime,
     rules that decided. Returns whether anything changed."""
     from qingling.audit.services import audit_record
 
-    cls = (classifier or Classifier.load()).classify(case_context(case))
     visit_behaviour = (case.visits.exclude(behaviour="").order_by("-visited_at", "-id")
                        .values_list("behaviour", flat=True).first())
     fixed = set(case.overrides or [])
+    known = {a: getattr(case, a) for a in ("subject_type", "behaviour", "grade") if a in fixed}
+    if visit_behaviour and "behaviour" not in fixed:
+        known["behaviour"] = visit_behaviour
+    cls = (classifier or Classifier.load()).classify(case_context(case), known)
     new = {
         "subject_type": case.subject_type if "subject_type" in fixed else cls.subject_type,
         "behaviour": (case.behaviour if "behaviour" in fixed
