@@ -82,19 +82,36 @@ def test_a_cycle_outside_the_mining_period_pays_nothing_and_bad_cycles_are_refus
 FACTOR = energy.Factor(date(2022, 1, 1), Decimal("0.0001229"), Decimal("0.0005703"))
 
 
-def test_estimated_energy_is_kw_times_hours_and_new_projects_count_double() -> None:
-    # Two S19 at 3.25 kW for 10 days (240 h): 1,560 kWh; new, so 3,120 kWh counted.
+def test_estimated_energy_is_kw_times_hours_and_doubling_follows_the_rule_in_force() -> None:
+    # Two S19 at 3.25 kW for 10 days (240 h): 1,560 kWh.
     kwh = energy.estimated_kwh(Decimal("6.5"), at("2026-11-01T00:00"), at("2026-11-11T00:00"))
     assert kwh == Decimal("1560.00")
-    new = energy.SiteEnergy(1, COUNTY_A, kwh, "estimated", new_project=True)
+    plan = energy.Rule(date(2022, 3, 1), "high_stock")
+    notice = energy.Rule(date(2026, 12, 1), "new_projects")
+    rules = [plan, notice]
+    assert energy.rule_on(rules, date(2026, 11, 30)) is plan
+    assert energy.rule_on(rules, date(2026, 12, 1)) is notice
+    assert energy.rule_on(rules, date(2022, 2, 28)) is None
+    # (a) the plan: only a county named for high or rising stock counts double.
+    assert energy.doubled(plan, new_project=True, county_named=False) is False
+    assert energy.doubled(plan, new_project=False, county_named=True) is True
+    # (b) 1283号: newly found projects count double wherever they are.
+    assert energy.doubled(notice, new_project=True, county_named=False) is True
+    assert energy.doubled(notice, new_project=False, county_named=True) is False
+    # (c) all confirmed mining energy counts double.
+    assert energy.doubled(energy.Rule(date(2022, 1, 1), "all"), new_project=False,
+                          county_named=False) is True
+    new = energy.SiteEnergy(1, COUNTY_A, kwh, "estimated", new_project=True, doubled=True)
     old = energy.SiteEnergy(2, COUNTY_A, Decimal("1000"), "metered", new_project=False)
-    rows, total = energy.county_energy([new, old], FACTOR, [COUNTY_A, "330411"])
+    none = energy.SiteEnergy(3, COUNTY_A, Decimal(0), "none", new_project=False)
+    rows, total = energy.county_energy([new, old, none], FACTOR, [COUNTY_A, "330411"])
     a = rows[0]
-    assert (a.sites, a.new_projects, a.kwh, a.counted_kwh) == (2, 1, Decimal("2560.00"),
-                                                               Decimal("4120.00"))
+    assert (a.sites, a.new_projects, a.doubled_sites, a.no_estimate) == (3, 1, 1, 1)
+    assert (a.kwh, a.counted_kwh) == (Decimal("2560.00"), Decimal("4120.00"))
     # 4,120 kWh × 0.0001229 = 0.506348 tce; × 0.0005703 = 2.349636 tCO2.
     assert (a.tce, a.tco2) == (Decimal("0.506"), Decimal("2.350"))
     assert rows[1].sites == 0 and total.counted_kwh == Decimal("4120.00")
+    assert total.no_estimate == 1
 
 
 def test_the_coefficients_in_force_on_the_day_are_used() -> None:

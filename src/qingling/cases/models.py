@@ -231,7 +231,7 @@ class SiteVisit(models.Model):
         ordering = ["visited_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.case} visit {self.visited_at:%Y-%m-%d}"
+        return f"{self.case} visit {timezone.localtime(self.visited_at):%Y-%m-%d}"
 
 
 class Evidence(models.Model):

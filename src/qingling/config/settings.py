@@ -45,6 +45,8 @@ QINGLING_ASSESSMENT_METRIC: str = env_choice("QINGLING_ASSESSMENT_METRIC", ("tce
 QINGLING_MAP_GEOJSON: Path | None = env_optional_path("QINGLING_MAP_GEOJSON")
 # 回头看: a mining signal on a case cleared less than this many weeks ago reopens it (反弹).
 QINGLING_REBOUND_WATCH_WEEKS: int = env_int("QINGLING_REBOUND_WATCH_WEEKS", 8)
+# 居高不下: a county whose open stock has not fallen over this many closes is named.
+QINGLING_STOCK_HIGH_CLOSES: int = env_int("QINGLING_STOCK_HIGH_CLOSES", 3)
 # Daily digests are e-mailed to county officers (one per county per day) when true.
 QINGLING_DIGEST_EMAIL: bool = env_bool("QINGLING_DIGEST_EMAIL", False)
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)

@@ -267,15 +267,17 @@ def demo_walk(week: IsoWeek, now: datetime, *, share: float, clear_every: int) -
 
     cases = list(Case.objects.filter(on_key_list=True, last_week=str(week),
                                      state=State.DISPATCHED, county__isnull=False)
-                 .order_by("id").values_list("id", flat=True))
+                 .order_by("id").values_list("id", "first_evidence_at"))
     rng = random.Random(str(week))
     start = week.start()
     walked = 0
-    for i, case_id in enumerate(cases):
+    for i, (case_id, seen) in enumerate(cases):
         if rng.random() > share:
             continue
         until = "clear" if i % clear_every == 0 else rng.choice(STEPS[:-1])
-        walk_case(case_id, until, start + timedelta(hours=i), now)
+        # The county acts on a case after the province found it, never before.
+        begin = max(start + timedelta(hours=i), seen or start)
+        walk_case(case_id, until, begin, now)
         walked += 1
     return walked
 

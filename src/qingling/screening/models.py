@@ -77,7 +77,7 @@ class ScreeningRun(models.Model):
                                                name="screening_once_per_input")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
 
 class Signal(models.Model):
@@ -109,4 +109,4 @@ class Signal(models.Model):
         indexes = [models.Index(fields=["case", "observed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.observed_at:%Y-%m-%d %H:%M}"
+        return f"{self.kind} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"

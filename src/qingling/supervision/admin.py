@@ -3,6 +3,8 @@ from django.http import HttpRequest
 
 from qingling.supervision.models import (
     BillingCycle,
+    CountyWorkGroup,
+    DoublingRule,
     EnergyFactor,
     Escalation,
     TariffAccount,
@@ -15,6 +17,22 @@ from qingling.supervision.models import (
 @admin.register(EnergyFactor)
 class EnergyFactorAdmin(admin.ModelAdmin[EnergyFactor]):
     list_display = ("valid_from", "tce_per_kwh", "tco2_per_kwh", "source")
+
+
+@admin.register(DoublingRule)
+class DoublingRuleAdmin(admin.ModelAdmin[DoublingRule]):
+    """Whose mining energy counts double, from a date (the rule in force on a week's
+    cut-off applies; the bulletin states it)."""
+
+    list_display = ("valid_from", "rule", "source")
+
+
+@admin.register(CountyWorkGroup)
+class CountyWorkGroupAdmin(admin.ModelAdmin[CountyWorkGroup]):
+    """Who is interviewed (约谈) for a county's overdue key-list items, and the stock above
+    which the county counts as 居高不下."""
+
+    list_display = ("county", "name", "principal", "stock_threshold")
 
 
 @admin.register(TariffRate)
@@ -45,8 +63,8 @@ class TextTemplateAdmin(admin.ModelAdmin[TextTemplate]):
 
 @admin.register(WeeklyClose)
 class WeeklyCloseAdmin(admin.ModelAdmin[WeeklyClose]):
-    list_display = ("week", "cutoff", "closed_at", "closed_by")
-    readonly_fields = ("week", "cutoff", "closed_at", "closed_by", "figures")
+    list_display = ("week", "final", "cutoff", "closed_at", "closed_by")
+    readonly_fields = ("week", "final", "cutoff", "closed_at", "closed_by", "figures")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # closes are made by the close, never typed in

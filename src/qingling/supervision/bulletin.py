@@ -31,6 +31,7 @@ from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
 from qingling.audit.services import audit_record
+from qingling.cases.models import State
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.common.xlsx import build_workbook
 from qingling.supervision import charts
@@ -64,18 +65,25 @@ DEFAULT_TEXTS = {
         "100%。{% else %}各地均按期完成清零。{% endif %}"
     ),
     "overdue": (
-        "{% if interviews %}对逾期未清零的{{ interviews|length }}项重点名单事项，"
-        "拟约谈相关责任单位主要负责人（见表2）。{% else %}本周无逾期未清零事项。{% endif %}"
+        "{% if city.key_overdue %}截至本周清零时限，全市逾期未清零重点名单事项"
+        "{{ city.key_overdue }}项{% if carried %}（其中往周结转{{ carried }}项）{% endif %}，"
+        "明细见表2，须在下周清零时限前完成清零。{% else %}本周无逾期未清零事项。{% endif %}"
+        "{% if interviews %}经市整治办研究，约谈{{ interviews|length }}家责任单位主要负责人"
+        "（见表3）。{% endif %}"
     ),
     "stock": (
-        "{% if risers %}{{ risers }}存量名单不减反增，予以全市通报，并通报所在地政府领导。"
-        "{% else %}各地存量名单均未增加。{% endif %}"
+        "{% if risers %}{{ risers }}存量名单不降反升。{% endif %}"
+        "{% if high %}{{ high }}存量名单居高不下。{% endif %}"
+        "{% if notices %}经市整治办研究，对{{ notices }}予以全市通报，并通报所在地政府领导。"
+        "{% endif %}{% if not risers and not high %}各地存量名单均未增加。{% endif %}"
     ),
     "energy": (
         "截至本周，已核实挖矿场所{{ city.energy_sites }}处（其中新发现项目"
-        "{{ city.new_projects }}处，能耗加倍计算），计入能耗双控考核电量{{ city.counted_kwh }}"
-        "千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。挖矿用电执行惩罚性电价，"
-        "加价标准见附件。"
+        "{{ city.new_projects }}处），挖矿电量{{ city.kwh }}千瓦时，计入能耗双控考核电量"
+        "{{ city.counted_kwh }}千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。"
+        "加倍计算规则：{{ doubling }}（{{ city.doubled_sites }}处场所加倍计算）。"
+        "{% if city.no_estimate %}另有{{ city.no_estimate }}处已核实场所尚无功率或计量数据，"
+        "暂未计入，明细见附件。{% endif %}挖矿用电执行惩罚性电价，加价标准见附件。"
     ),
     "next_steps": (
         "各地要对照本通报，于下周五{{ next_cutoff }}前完成本周逾期事项清零，"
@@ -114,6 +122,13 @@ STOCK_HEADERS = ["县（市、区）", "上周存量", "本周存量", "增减",
 ENERGY_HEADERS = ["县（市、区）", "核实场所", "新发现项目", "电量（千瓦时）", "计入考核电量（千瓦时）",
                   "折标准煤（吨）", "二氧化碳（吨）"]
 INTERVIEW_HEADERS = ["序号", "县（市、区）", "约谈对象", "事由", "状态"]
+OVERDUE_HEADERS = ["序号", "县（市、区）", "案件", "IP", "清零时限", "逾期周数", "状态"]
+ENERGY_HEADERS = [*ENERGY_HEADERS[:3], "无估算场所", *ENERGY_HEADERS[3:]]
+DOUBLING_TEXT = {
+    "high_stock": "存量项目居高不下、不降反升地区的挖矿能耗量加倍计算",
+    "new_projects": "新发现挖矿项目的能耗量加倍计算",
+    "all": "全部已核实挖矿项目的能耗量加倍计算",
+}
 
 
 def key_rows(figures: dict[str, Any]) -> list[list[Any]]:
@@ -141,19 +156,29 @@ def stock_rows(figures: dict[str, Any]) -> list[list[Any]]:
 
 
 def energy_rows(figures: dict[str, Any]) -> list[list[Any]]:
-    rows = [[r["name"] or "未定位", r["energy_sites"], r["new_projects"], r["kwh"],
-             r["counted_kwh"], r["tce"], r["tco2"]] for r in figures["counties"]]
+    rows = [[r["name"] or "未定位", r["energy_sites"], r["new_projects"], r["no_estimate"],
+             r["kwh"], r["counted_kwh"], r["tce"], r["tco2"]] for r in figures["counties"]]
     c = figures["city"]
-    rows.append(["全市", c["energy_sites"], c["new_projects"], c["kwh"], c["counted_kwh"],
-                 c["tce"], c["tco2"]])
+    rows.append(["全市", c["energy_sites"], c["new_projects"], c["no_estimate"], c["kwh"],
+                 c["counted_kwh"], c["tce"], c["tco2"]])
     return rows
 
 
-def interview_rows(week: str) -> list[list[Any]]:
-    qs = (Escalation.objects.filter(week=week, kind=Escalation.Kind.INTERVIEW)
-          .exclude(status=Escalation.Status.DISMISSED).select_related("county"))
-    return [[i + 1, e.county.name, e.subject, e.basis, e.get_status_display()]
-            for i, e in enumerate(qs)]
+def overdue_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    names = {r["code"]: r["name"] for r in figures["counties"]}
+    states = dict(State.choices)
+    return [[n + 1, names.get(i["county"]) or "未定位", i["ref"], i["ip"], i["due_local"],
+             i["weeks_overdue"] or "本周", str(states.get(i["state"], i["state"]))]
+            for n, i in enumerate(figures["overdue_items"])]
+
+
+DECIDED = (Escalation.Status.APPROVED, Escalation.Status.DONE)
+
+
+def decided_escalations(week: str) -> list[Escalation]:
+    """Only what the city decided is announced: a proposal is not a decision."""
+    return list(Escalation.objects.filter(week=week, status__in=DECIDED)
+                .select_related("county").order_by("county__code", "kind", "id"))
 
 
 # --- the .docx --------------------------------------------------------------------------
@@ -302,28 +327,73 @@ class BulletinFiles:
     pdf_message: str
 
 
-def context_for(close: WeeklyClose) -> dict[str, Any]:
+def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
+    """Everything the bulletin prints, rendered once: frozen with the bulletin when it is
+    first issued, so that issuing it again prints the same document."""
     f = close.figures
     week = IsoWeek.parse(close.week)
-    laggards = "、".join(r["name"] for r in f["counties"]
-                        if r["name"] and r["key_received"] and (r["on_time_rate"] or 0) < 1)
-    risers = "、".join(r["name"] for r in f["counties"] if r["name"] and r["stock_rose"])
+    decided = decided_escalations(close.week)
+    interviews = [[n + 1, e.county.name, e.subject, e.basis, str(e.get_status_display())]
+                  for n, e in enumerate(x for x in decided
+                                        if x.kind == Escalation.Kind.INTERVIEW)]
+    notices = "、".join(dict.fromkeys(e.county.name for e in decided
+                                      if e.kind == Escalation.Kind.CITY_NOTICE))
     nxt = fig.cutoff_of(week.shift(1)).astimezone(SHANGHAI)
-    return {
+    doubling = f.get("doubling") or {}
+    ctx = {
         "week_label": week_label(week), "city": f["city"], "counties": f["counties"],
-        "city_rate": _pct(f["city"]["on_time_rate"]), "city_stock_change": _stock_change(f["city"]),
-        "laggards": laggards, "risers": risers, "interviews": interview_rows(close.week),
+        "city_rate": _pct(f["city"]["on_time_rate"]),
+        "city_stock_change": _stock_change(f["city"]),
+        "laggards": "、".join(r["name"] for r in f["counties"]
+                             if r["name"] and r["key_received"] and (r["on_time_rate"] or 0) < 1),
+        "risers": "、".join(r["name"] for r in f["counties"] if r["name"] and r["stock_rose"]),
+        "high": "、".join(r["name"] for r in f["counties"]
+                          if r["name"] and r.get("stock_high") and not r["stock_rose"]),
+        "notices": notices, "interviews": interviews,
+        "carried": sum(1 for i in f["overdue_items"] if i["weeks_overdue"]),
+        "doubling": DOUBLING_TEXT.get(doubling.get("rule", ""), "未设定加倍计算规则"),
         "next_cutoff": f"{nxt.month}月{nxt.day}日{nxt:%H:%M}",
+    }
+    return {
+        "week": close.week, "final": close.final, "issued": issued.isoformat(),
+        "texts": {k: text(k, ctx) for k in DEFAULT_TEXTS},
+        "key_rows": key_rows(f), "overdue_rows": overdue_rows(f), "interviews": interviews,
+        "stock_rows": stock_rows(f), "energy_rows": energy_rows(f),
+        "trend": f.get("trend") or fig.trend(until=close.week),
+        "names": {r["code"]: r["name"] for r in f["counties"] if r["name"]},
+        "clearance": [{k: r[k] for k in ("code", "name", "on_time_rate", "key_received", "key_overdue")}
+                      for r in f["counties"]],
+        "escalations": [[str(e.get_kind_display()), e.county.name, e.subject, e.basis,
+                         str(e.get_status_display()),
+                         e.scheduled_on.isoformat() if e.scheduled_on else "", e.outcome]
+                        for e in decided],
+        "overdue_annex": [[i["ref"], i["county"], i["ip"], i["department"], i["due_local"],
+                           i["weeks_overdue"], i["state"]] for i in f["overdue_items"]],
+        "sites": [[s["case"], s["county"], s["basis"], s["since"], s["until"], s["kwh"],
+                   s["new_project"], s["doubled"], s["counted_kwh"]] for s in f["sites"]],
     }
 
 
-def build_docx(close: WeeklyClose, doc_number: str, issued: date) -> bytes:
-    f = close.figures
-    ctx = context_for(close)
+def _watermark(doc: Any) -> None:
+    """草稿 across the top of every page of a draft (its header), large and grey."""
+    sec = doc.sections[0]
+    for header in (sec.header, sec.even_page_header):
+        p = header.paragraphs[0]
+        p.alignment = WD_ALIGN_PARAGRAPH.CENTER
+        _fonts(p.add_run("草稿 · 未经最终周结，不得印发"), H1_FONT, 26, True,
+               RGBColor(0xBF, 0xBF, 0xBF))
+
+
+def build_docx(content: dict[str, Any], doc_number: str) -> bytes:
+    t = content["texts"]
+    issued = date.fromisoformat(content["issued"])
+    draft = not content["final"]
     doc = Document()
     _setup(doc)
+    if draft:
+        _watermark(doc)
     doc.core_properties.author = settings.QINGLING_ORGAN_NAME
-    doc.core_properties.title = f"{doc_number} {text('title', ctx)}"
+    doc.core_properties.title = f"{doc_number} {t['title']}"
     doc.core_properties.comments = ""
     # 版头: the organ mark in red, the document number, the red rule.
     # As large as fits one line of the 156 mm text block, at most 26 pt.
@@ -336,32 +406,34 @@ def build_docx(close: WeeklyClose, doc_number: str, issued: date) -> bytes:
     _red_rule(number)
     _para(doc, "", indent=False)
     # 主体
-    _para(doc, text("title", ctx), TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
+    _para(doc, ("（草稿）" if draft else "") + t["title"], TITLE_FONT, 22,
+          align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     _para(doc, "", indent=False)
-    _para(doc, text("recipients", ctx), indent=False)
-    _para(doc, text("opening", ctx))
+    _para(doc, t["recipients"], indent=False)
+    _para(doc, t["opening"])
     _para(doc, "一、总体情况", H1_FONT)
-    _para(doc, text("overall", ctx))
+    _para(doc, t["overall"])
     _para(doc, "二、重点名单清零情况", H1_FONT)
-    _para(doc, text("key", ctx))
-    _table(doc, "表1  各县（市、区）重点名单清零情况", KEY_HEADERS, key_rows(f))
-    doc.add_picture(io.BytesIO(charts.clearance_chart(f["counties"], "重点名单按期清零率")),
+    _para(doc, t["key"])
+    _table(doc, "表1  各县（市、区）重点名单清零情况", KEY_HEADERS, content["key_rows"])
+    doc.add_picture(io.BytesIO(charts.clearance_chart(content["clearance"], "重点名单按期清零率")),
                     width=Mm(150))
     _para(doc, "三、逾期事项及约谈安排", H1_FONT)
-    _para(doc, text("overdue", ctx))
-    if ctx["interviews"]:
-        _table(doc, "表2  约谈名单", INTERVIEW_HEADERS, ctx["interviews"])
+    _para(doc, t["overdue"])
+    if content["overdue_rows"]:
+        _table(doc, "表2  逾期未清零重点名单事项", OVERDUE_HEADERS, content["overdue_rows"])
+    if content["interviews"]:
+        _table(doc, "表3  约谈名单", INTERVIEW_HEADERS, content["interviews"])
     _para(doc, "四、存量名单变化及通报", H1_FONT)
-    _para(doc, text("stock", ctx))
-    _table(doc, "表3  存量名单变化情况", STOCK_HEADERS, stock_rows(f))
-    names = {r["code"]: r["name"] for r in f["counties"] if r["name"]}
-    doc.add_picture(io.BytesIO(charts.stock_chart(fig.trend(), names, "存量名单变化趋势")),
-                    width=Mm(150))
+    _para(doc, t["stock"])
+    _table(doc, "表4  存量名单变化情况", STOCK_HEADERS, content["stock_rows"])
+    doc.add_picture(io.BytesIO(charts.stock_chart(content["trend"], content["names"],
+                                                  "存量名单变化趋势")), width=Mm(150))
     _para(doc, "五、能耗双控与惩罚性电价", H1_FONT)
-    _para(doc, text("energy", ctx))
-    _table(doc, "表4  挖矿能耗计入双控考核情况", ENERGY_HEADERS, energy_rows(f))
+    _para(doc, t["energy"])
+    _table(doc, "表5  挖矿能耗计入双控考核情况", ENERGY_HEADERS, content["energy_rows"])
     _para(doc, "六、下一步工作", H1_FONT)
-    _para(doc, text("next_steps", ctx))
+    _para(doc, t["next_steps"])
     _para(doc, "", indent=False)
     _para(doc, "附件：通报明细表（电子表格）", indent=True)
     _para(doc, "", indent=False)
@@ -373,23 +445,21 @@ def build_docx(close: WeeklyClose, doc_number: str, issued: date) -> bytes:
     return buf.getvalue()
 
 
-def build_annex(close: WeeklyClose) -> bytes:
-    f = close.figures
-    overdue = [[i["case"], i["county"], i["ip"], i["department"], i["due"][:16].replace("T", " "),
-                i["state"]] for i in f["overdue_items"]]
-    escalations = [[e.get_kind_display(), e.county.name, e.subject, e.basis,
-                    e.get_status_display(), e.scheduled_on or "", e.outcome]
-                   for e in Escalation.objects.filter(week=close.week).select_related("county")]
-    sites = [[s["case"], s["county"], s["basis"], Decimal(s["kwh"]), s["new_project"],
-              Decimal(s["counted_kwh"])] for s in f["sites"]]
+def build_annex(content: dict[str, Any]) -> bytes:
+    sites = [[*s[:5], Decimal(s[5]), s[6], s[7], Decimal(s[8])] for s in content["sites"]]
+    basis = {"metered": "计量", "estimated": "估算", "none": "无估算"}
+    for s in sites:
+        s[2] = basis.get(s[2], s[2])
     return build_workbook([
-        ("表1 重点名单清零", KEY_HEADERS, key_rows(f)),
-        ("逾期未清零事项", ["案件", "县（市、区）代码", "IP", "责任单位", "清零时限", "状态"], overdue),
-        ("约谈及通报", ["类型", "县（市、区）", "对象", "事由", "状态", "日期", "结果"], escalations),
-        ("表3 存量变化", STOCK_HEADERS, stock_rows(f)),
-        ("表4 能耗", ENERGY_HEADERS, energy_rows(f)),
-        ("能耗明细", ["案件", "县（市、区）代码", "依据", "电量（千瓦时）", "新发现项目",
-                  "计入考核电量（千瓦时）"], sites),
+        ("表1 重点名单清零", KEY_HEADERS, content["key_rows"]),
+        ("表2 逾期未清零事项", ["案件", "县（市、区）代码", "IP", "责任单位", "清零时限",
+                          "逾期周数", "状态"], content["overdue_annex"]),
+        ("约谈及通报", ["类型", "县（市、区）", "对象", "事由", "状态", "日期", "结果"],
+         content["escalations"]),
+        ("表4 存量变化", STOCK_HEADERS, content["stock_rows"]),
+        ("表5 能耗", ENERGY_HEADERS, content["energy_rows"]),
+        ("能耗明细", ["案件", "县（市、区）代码", "依据", "起算时间", "截止时间", "电量（千瓦时）",
+                  "新发现项目", "加倍计算", "计入考核电量（千瓦时）"], sites),
     ])
 
 
@@ -446,25 +516,33 @@ def _write_atomic(path: Path, data: bytes) -> None:
 
 def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
           pdf: bool = True) -> BulletinFiles:
-    """Write the bulletin of a closed week. The week keeps its document number: issuing it
-    again rewrites the files under the same number."""
+    """Write the bulletin of a closed week. A final close's bulletin takes a document number
+    and its content is frozen the first time: issuing it again writes the same document
+    under the same number. A draft close gives a draft (草稿, no number, nothing kept)."""
     close = WeeklyClose.objects.filter(week=str(week)).first()
     if close is None:
         raise ValueError(f"{week} is not closed yet: run `qingling weekly-close --week {week}` "
                          "first (the bulletin prints the frozen figures)")
-    with transaction.atomic():
-        bulletin = Bulletin.objects.select_for_update().filter(week=str(week)).first()
-        if bulletin is None:
-            bulletin = Bulletin.objects.create(
-                week=str(week), doc_number=next_document_number(week.year), issued_at=now,
-                issued_by=actor if getattr(actor, "is_authenticated", False) else None)
-            audit_record(actor=actor, action="bulletin_issue", obj=bulletin, at=now,
-                         data={"week": str(week), "doc_number": bulletin.doc_number})
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"bulletin-{week}"
+    if not close.final:
+        content = content_for(close, now.astimezone(SHANGHAI).date())
+        stem, number = f"bulletin-{week}-draft", "草稿"
+    else:
+        with transaction.atomic():
+            bulletin = Bulletin.objects.select_for_update().filter(week=str(week)).first()
+            if bulletin is None:
+                bulletin = Bulletin.objects.create(
+                    week=str(week), doc_number=next_document_number(week.year), issued_at=now,
+                    issued_by=actor if getattr(actor, "is_authenticated", False) else None)
+                audit_record(actor=actor, action="bulletin_issue", obj=bulletin, at=now,
+                             data={"week": str(week), "doc_number": bulletin.doc_number})
+            if not bulletin.content:
+                bulletin.content = content_for(
+                    close, bulletin.issued_at.astimezone(SHANGHAI).date())
+                bulletin.save(update_fields=["content"])
+        content, stem, number = bulletin.content, f"bulletin-{week}", bulletin.doc_number
     docx_path, xlsx_path = out_dir / f"{stem}.docx", out_dir / f"{stem}-annex.xlsx"
-    issued = bulletin.issued_at.astimezone(SHANGHAI).date()
-    _write_atomic(docx_path, build_docx(close, bulletin.doc_number, issued))
-    _write_atomic(xlsx_path, build_annex(close))
+    _write_atomic(docx_path, build_docx(content, number))
+    _write_atomic(xlsx_path, build_annex(content))
     pdf_path, message = to_pdf(docx_path) if pdf else (None, "PDF not requested")
-    return BulletinFiles(bulletin.doc_number, docx_path, xlsx_path, pdf_path, message)
+    return BulletinFiles(number, docx_path, xlsx_path, pdf_path, message)

@@ -14,9 +14,13 @@ from qingling.org.models import Department
 
 
 class WeeklyClose(models.Model):
-    """The week's figures frozen at its cut-off. One per week: closing again returns it."""
+    """The week's figures frozen at its cut-off. One per week: closing again returns it.
+
+    A close before the cut-off (a drill, a preview) is a draft: it can be recomputed and
+    proposes nothing. The close at or after the cut-off is final and never changes."""
 
     week = models.CharField(_("week"), max_length=8, unique=True)
+    final = models.BooleanField(_("final"), default=True)
     cutoff = models.DateTimeField(_("cut-off"))
     closed_at = models.DateTimeField(_("closed at"), default=timezone.now)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
@@ -55,6 +59,8 @@ class Escalation(models.Model):
                                    related_name="+", verbose_name=_("department"))
     subject = models.CharField(_("who"), max_length=200)
     basis = models.TextField(_("basis"))
+    # The overdue items an interview is about: [{"case", "ref", "ip", "due", "weeks"}].
+    items = models.JSONField(default=list, blank=True)
     status = models.CharField(_("status"), max_length=10, choices=Status.choices,
                               default=Status.PROPOSED)
     scheduled_on = models.DateField(_("date"), null=True, blank=True)
@@ -71,6 +77,51 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.week} {self.get_kind_display()} {self.subject}"
+
+
+class CountyWorkGroup(models.Model):
+    """A county's own work group (区县整治工作专班): who is interviewed when the county's
+    key-list items are not cleared on time, and when its stock counts as high."""
+
+    county = models.OneToOneField(Division, on_delete=models.PROTECT, related_name="+",
+                                  verbose_name=_("county"))
+    name = models.CharField(_("work group"), max_length=200)
+    principal = models.CharField(_("principal"), max_length=200, blank=True)
+    # 居高不下: open stock above this counts as high, whatever its trend.
+    stock_threshold = models.PositiveIntegerField(_("stock threshold"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["county__code"]
+        verbose_name = _("county work group")
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def default_name(county: Division) -> str:
+        return f"{county.name}整治虚拟货币“挖矿”活动工作专班"
+
+
+class DoublingRule(models.Model):
+    """Whose mining energy counts double in the dual-control assessment, from a date:
+    the city plan's reading (counties named for high or rising stock), the national
+    notice 1283号's (newly found projects), or all confirmed mining energy."""
+
+    class Rule(models.TextChoices):
+        HIGH_STOCK = "high_stock", _("Counties with high or rising stock count double")
+        NEW_PROJECTS = "new_projects", _("Newly found projects count double")
+        ALL = "all", _("All confirmed mining energy counts double")
+
+    valid_from = models.DateField(_("valid from"), unique=True)
+    rule = models.CharField(_("rule"), max_length=16, choices=Rule.choices)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-valid_from"]
+        verbose_name = _("energy doubling rule")
+
+    def __str__(self) -> str:
+        return f"{self.valid_from}: {self.get_rule_display()}"
 
 
 class EnergyFactor(models.Model):
@@ -158,8 +209,13 @@ class DocumentSequence(models.Model):
 
 
 class Bulletin(models.Model):
+    """An issued bulletin. Its content (texts, tables, escalations decided by then, the
+    trend) is frozen when it is first issued: issuing it again writes the same document
+    under the same number, whatever was decided or edited since."""
+
     week = models.CharField(_("week"), max_length=8, unique=True)
     doc_number = models.CharField(_("document number"), max_length=60)
+    content = models.JSONField(default=dict, blank=True)
     issued_at = models.DateTimeField(_("issued"), default=timezone.now)
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
                                   on_delete=models.PROTECT, related_name="+")

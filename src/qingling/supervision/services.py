@@ -4,6 +4,8 @@ reference data. Each runs in one transaction and leaves an audit entry."""
 from __future__ import annotations
 
 import csv
+import hashlib
+from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +21,9 @@ from qingling.common.weeks import IsoWeek
 from qingling.geo.models import Division
 from qingling.supervision import figures as fig
 from qingling.supervision.models import (
+    CountyWorkGroup,
     DocumentSequence,
+    DoublingRule,
     EnergyFactor,
     Escalation,
     TariffRate,
@@ -34,9 +38,15 @@ class CloseError(Exception):
 
 
 def reference_load() -> dict[str, int]:
-    """Dated energy coefficients and surcharge rates (idempotent: existing dates are kept,
+    """Dated energy coefficients, doubling rules and surcharge rates (idempotent: existing dates are kept,
     so an administrator's corrections survive `qingling init`)."""
-    added = {"factors": 0, "rates": 0}
+    added = {"factors": 0, "rates": 0, "doubling": 0}
+    with open(DATA_DIR / "doubling_rules.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            _, made = DoublingRule.objects.get_or_create(
+                valid_from=date.fromisoformat(row["valid_from"]),
+                defaults={"rule": row["rule"], "source": row["source"]})
+            added["doubling"] += made
     with open(DATA_DIR / "energy_factors.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             _, made = EnergyFactor.objects.get_or_create(
@@ -56,25 +66,43 @@ def reference_load() -> dict[str, int]:
 
 def weekly_close(week: IsoWeek, now: datetime, actor: Any = None,
                  early: bool = False) -> tuple[WeeklyClose, bool]:
-    """Freeze the week's figures and propose its escalations. Closing a week again returns
-    the close made the first time and creates nothing (the figures are a record)."""
+    """Freeze the week's figures. At or after the cut-off the close is final: it proposes
+    the week's escalations, freezes the trend it reports, and closing again returns it and
+    changes nothing. Before the cut-off (``early``) it is a draft that each early close
+    recomputes and that proposes nothing."""
     existing = WeeklyClose.objects.filter(week=str(week)).first()
-    if existing:
+    if existing is not None and existing.final:
         return existing, False
     cutoff = fig.cutoff_of(week)
-    if now < cutoff and not early:
-        raise CloseError(f"{week} closes at its cut-off {cutoff:%Y-%m-%d %H:%M} (Asia/Shanghai); "
+    final = now >= cutoff
+    if not final and not early:
+        raise CloseError(f"{week} closes at its cut-off {fig.local(cutoff)} (Asia/Shanghai); "
                          "it is not yet reached")
     figures = fig.compute(week, now)
+    user = actor if _is_user(actor) else None
     try:
         with transaction.atomic():
-            close = WeeklyClose.objects.create(week=str(week), cutoff=cutoff, closed_at=now,
-                                               closed_by=actor if _is_user(actor) else None,
-                                               figures=figures)
-            proposed = propose_escalations(close)
-            audit_record(actor=actor, action="weekly_close", obj=close, at=now,
-                         data={"week": str(week), "escalations": proposed,
+            if existing is None:
+                close = WeeklyClose.objects.create(week=str(week), cutoff=cutoff, closed_at=now,
+                                                   closed_by=user, figures=figures, final=final)
+            else:
+                # Compare-and-set: only a draft is recomputed, and only once at a time.
+                n = WeeklyClose.objects.filter(pk=existing.pk, final=False).update(
+                    figures=figures, closed_at=now, closed_by=user, final=final)
+                if n != 1:
+                    return WeeklyClose.objects.get(week=str(week)), False
+                close = WeeklyClose.objects.get(pk=existing.pk)
+            proposed = 0
+            if final:
+                close.figures = {**figures, "trend": fig.trend(until=str(week))}
+                proposed = propose_escalations(close)
+                close.figures["escalations"] = escalation_snapshot(close.week)
+                close.save(update_fields=["figures"])
+            audit_record(actor=actor, action="weekly_close" if final else "weekly_close_draft",
+                         obj=close, at=now,
+                         data={"week": str(week), "final": final, "escalations": proposed,
                                "key_on_time_rate": figures["city"]["on_time_rate"],
+                               "key_overdue": figures["city"]["key_overdue"],
                                "stock_open": figures["city"]["stock_open"]})
     except IntegrityError:
         # Another close of the same week won the race: that one is the record.
@@ -86,39 +114,83 @@ def _is_user(actor: Any) -> bool:
     return actor is not None and getattr(actor, "is_authenticated", False)
 
 
+def work_group(county: Division) -> str:
+    """Who answers for a county's overdue key-list items: its work group's principal."""
+    wg = CountyWorkGroup.objects.filter(county=county).first()
+    if wg is None:
+        return f"{CountyWorkGroup.default_name(county)}主要负责人"
+    return wg.principal or f"{wg.name}主要负责人"
+
+
+def _item_line(items: list[dict[str, Any]]) -> str:
+    parts = [f"{i['ref']}（IP {i['ip']}，应于 {i['due_local']} 前清零"
+             + (f"，已逾期 {i['weeks_overdue']} 周" if i["weeks_overdue"] else "") + "）"
+             for i in items]
+    return "；".join(parts)
+
+
 def propose_escalations(close: WeeklyClose) -> int:
-    """约谈 for each overdue key-list item's responsible unit; 全市通报 and informing the
-    local government leaders for each county whose stock rose."""
+    """As the plan says (五(四)): one 约谈 per responsible unit and week, listing its overdue
+    key-list items — the county's work group for items dispatched to it, and also the
+    subject unit's principal where the subject is a state organ, state-owned unit, school or
+    hospital; 全市通报 and informing the local government leaders for each county whose
+    stock rose or stayed high."""
     counties = {d.code: d for d in Division.objects.filter(level="county")}
+    week = close.week
     made = 0
+    by_county: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_unit: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for item in close.figures["overdue_items"]:
-        county = counties.get(item["county"])
-        if county is None:
+        if item["county"] not in counties:
             continue  # not yet dispatched: the city itself owns it
-        unit = item["department"] or county.name
-        basis = (f"重点名单事项（案件 {item['case']}，IP {item['ip']}）未在 "
-                 f"{item['due'][:16].replace('T', ' ')} 前清零")
-        made += _propose(close.week, Escalation.Kind.INTERVIEW, county, item["case"],
-                         item["department_id"], f"{unit}主要负责人", basis)
+        by_county[item["county"]].append(item)
+        if item["subject_type"] in fig.PUBLIC_SECTOR and item["subject"]:
+            by_unit[(item["county"], item["subject"])].append(item)
+    for code, items in sorted(by_county.items()):
+        county = counties[code]
+        basis = (f"{len(items)} 项重点名单事项逾期未清零：{_item_line(items)}")
+        made += _propose(week, Escalation.Kind.INTERVIEW, county, f"wg:{code}", None,
+                         work_group(county), basis, items)
+    for (code, unit), items in sorted(by_unit.items()):
+        county = counties[code]
+        tag = hashlib.sha256(unit.encode()).hexdigest()[:16]
+        basis = f"本单位 {len(items)} 项重点名单事项逾期未清零：{_item_line(items)}"
+        made += _propose(week, Escalation.Kind.INTERVIEW, county, f"unit:{tag}", None,
+                         f"{unit}主要负责人", basis, items)
     for row in close.figures["counties"]:
-        county = counties.get(row["code"])
-        if county is None or not row["stock_rose"]:
+        named = counties.get(row["code"])
+        if named is None or not (row["stock_rose"] or row["stock_high"]):
             continue
-        basis = f"存量名单由 {row['stock_prev']} 条增至 {row['stock_open']} 条（只减不增）"
-        made += _propose(close.week, Escalation.Kind.CITY_NOTICE, county, None, None,
+        county = named
+        if row["stock_rose"]:
+            basis = f"存量名单由 {row['stock_prev']} 条增至 {row['stock_open']} 条（不降反升）"
+        else:
+            basis = f"存量名单 {row['stock_open']} 条，居高不下"
+        made += _propose(week, Escalation.Kind.CITY_NOTICE, county, "stock", None,
                          county.name, basis)
-        made += _propose(close.week, Escalation.Kind.INFORM_LEADERS, county, None, None,
+        made += _propose(week, Escalation.Kind.INFORM_LEADERS, county, "stock", None,
                          f"{county.name}人民政府领导", basis)
     return made
 
 
-def _propose(week: str, kind: str, county: Division, case_id: int | None,
-             department_id: int | None, subject: str, basis: str) -> int:
-    key = f"{week}:{kind}:{county.code}:{case_id or '-'}"
+def _propose(week: str, kind: str, county: Division, cause: str, department_id: int | None,
+             subject: str, basis: str, items: list[dict[str, Any]] | None = None) -> int:
+    key = f"{week}:{kind}:{county.code}:{cause}"
+    first = items[0]["case"] if items and len(items) == 1 else None
     _, made = Escalation.objects.get_or_create(
-        key=key, defaults={"week": week, "kind": kind, "county": county, "case_id": case_id,
-                           "department_id": department_id, "subject": subject, "basis": basis})
+        key=key, defaults={"week": week, "kind": kind, "county": county, "case_id": first,
+                           "department_id": department_id, "subject": subject, "basis": basis,
+                           "items": [{k: i[k] for k in ("case", "ref", "ip", "due_local",
+                                                        "weeks_overdue")} for i in items or []]})
     return int(made)
+
+
+def escalation_snapshot(week: str) -> list[dict[str, Any]]:
+    """The escalations a final close proposed, as they were proposed (frozen with it)."""
+    return [{"kind": e.kind, "county": e.county.code, "subject": e.subject, "basis": e.basis,
+             "items": e.items}
+            for e in Escalation.objects.filter(week=week).select_related("county")
+            .order_by("county__code", "kind", "id")]
 
 
 ESCALATION_MOVES = {

@@ -65,7 +65,16 @@ def closable_week(now: Any) -> IsoWeek | None:
     week = IsoWeek.of(now)
     if now < fig.cutoff_of(week):
         week = week.shift(-1)
-    return None if WeeklyClose.objects.filter(week=str(week)).exists() else week
+    return None if WeeklyClose.objects.filter(week=str(week), final=True).exists() else week
+
+
+def draftable_week(now: Any) -> IsoWeek | None:
+    """The current week while its cut-off is ahead: it may be closed as a draft (a drill,
+    or a holiday week), and redrafted until the final close."""
+    week = IsoWeek.of(now)
+    if now >= fig.cutoff_of(week):
+        return None
+    return None if WeeklyClose.objects.filter(week=str(week), final=True).exists() else week
 
 
 def latest_figures(user: Any, week: str | None = None) -> tuple[WeeklyClose | None, dict[str, Any] | None]:
@@ -104,6 +113,12 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         "weeks": WeeklyClose.objects.values_list("week", flat=True),
         "escalations": escalations, "bulletin": bulletin, "files": files,
         "closable": closable_week(timezone.now()) if profile.role == Role.CITY else None,
+        "draftable": draftable_week(timezone.now()) if profile.role == Role.CITY else None,
+        "overdue_headers": bul.OVERDUE_HEADERS,
+        "overdue_rows": bul.overdue_rows(figures) if figures else [],
+        "doubling": bul.DOUBLING_TEXT.get((figures or {}).get("doubling", {}).get("rule", "")
+                                          if figures and figures.get("doubling") else "", ""),
+        "no_estimate": [s for s in (figures or {}).get("sites", []) if s["basis"] == "none"],
         "is_city": profile.role == Role.CITY,
         "charts": chart_data(figures, None if code is None else {code}) if figures else None,
         "key_headers": bul.KEY_HEADERS, "key_rows": bul.key_rows(figures) if figures else [],
@@ -121,12 +136,17 @@ def close_week(request: HttpRequest) -> HttpResponse:
         return HttpResponseForbidden()
     try:
         week = IsoWeek.parse(request.POST.get("week", ""))
-        close, made = weekly_close(week, timezone.now(), actor=request.user)
+        close, made = weekly_close(week, timezone.now(), actor=request.user,
+                                   early=request.POST.get("early") == "1")
     except (ValueError, CloseError) as exc:
         messages.error(request, str(exc))
         return redirect("supervision")
-    messages.success(request, _("%(w)s closed.") % {"w": week} if made
-                     else _("%(w)s was already closed; nothing changed.") % {"w": week})
+    if not close.final:
+        messages.warning(request, _("%(w)s closed as a draft: it can be redone until the "
+                                    "final close at the cut-off.") % {"w": week})
+    else:
+        messages.success(request, _("%(w)s closed.") % {"w": week} if made
+                         else _("%(w)s was already closed; nothing changed.") % {"w": week})
     return redirect(f"{_url('supervision')}?week={close.week}")
 
 
@@ -198,6 +218,7 @@ def figures_export(request: HttpRequest, week: str) -> HttpResponse:
     close = get_object_or_404(WeeklyClose, week=week)
     f = scoped(close.figures, request.user)
     data = build_workbook([("表1 重点名单清零", bul.KEY_HEADERS, bul.key_rows(f)),
+                           ("表2 逾期未清零事项", bul.OVERDUE_HEADERS, bul.overdue_rows(f)),
                            ("表3 存量变化", bul.STOCK_HEADERS, bul.stock_rows(f)),
                            ("表4 能耗", bul.ENERGY_HEADERS, bul.energy_rows(f))])
     resp = HttpResponse(data, content_type=CONTENT_TYPES["xlsx"])
