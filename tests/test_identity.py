@@ -195,3 +195,42 @@ def test_the_city_corrects_a_classification_and_the_rules_keep_it(people: Person
                  machine_count=1)
     case.refresh_from_db()
     assert case.subject_type == SubjectType.STATE_OWNED and case.lead_department_id == sasac.pk
+
+
+# --- on the case page ---------------------------------------------------------------------
+
+def test_the_verifier_records_behaviour_on_the_visit_form(people: Personas) -> None:
+    from tests.conftest import client_for
+
+    case = _at_visit(people, "南湖区某某中学", "", "60.1.3.4")
+    page = client_for(people.verifier_a).get(f"/cases/{case.pk}/").content.decode()
+    assert 'name="behaviour"' in page
+    resp = client_for(people.verifier_a).post(f"/cases/{case.pk}/visit/", {
+        "visited_at": "2026-11-18T10:00", "found_mining": "yes", "behaviour": "hijacked",
+        "machine_count": "1", "machines_seized": "0"})
+    assert resp.status_code == 302
+    case.refresh_from_db()
+    assert case.behaviour == Behaviour.HIJACKED
+    assert case.co_departments.filter(code="psb").exists()
+
+
+def test_only_the_city_corrects_on_the_case_page_and_a_reason_is_required(
+        people: Personas) -> None:
+    from tests.conftest import client_for
+
+    case = _at_visit(people, "", "个人", "60.1.3.5")
+    sasac = Department.objects.get(code="sasac")
+    assert 'id="correct-form"' not in client_for(people.county_a).get(
+        f"/cases/{case.pk}/").content.decode()
+    assert 'id="correct-form"' in client_for(people.city).get(f"/cases/{case.pk}/").content.decode()
+    form = {"subject_type": "state_owned", "behaviour": "", "grade": "",
+            "lead_department": str(sasac.pk)}
+    client_for(people.county_a).post(f"/cases/{case.pk}/correct/", {**form, "reason": "国企"})
+    client_for(people.city).post(f"/cases/{case.pk}/correct/", {**form, "reason": ""})
+    case.refresh_from_db()
+    assert case.subject_type == SubjectType.RESIDENTIAL and not AuditEntry.objects.filter(
+        action="correct").exists()
+    client_for(people.city).post(f"/cases/{case.pk}/correct/", {**form, "reason": "核实为国企宿舍"})
+    case.refresh_from_db()
+    assert (case.subject_type, case.lead_department_id) == (SubjectType.STATE_OWNED, sasac.pk)
+    assert AuditEntry.objects.get(action="correct", case=case).comment == "核实为国企宿舍"

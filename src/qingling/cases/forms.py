@@ -4,7 +4,9 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qingling.cases.models import Grade
 from qingling.geo.models import Division
+from qingling.org.models import Behaviour, Department, SubjectType
 
 
 class TransitionForm(forms.Form):
@@ -27,6 +29,12 @@ class VisitForm(forms.Form):
         choices=[("yes", _("Yes: mining equipment found")), ("no", _("No: not mining"))],
         widget=forms.RadioSelect,
     )
+    behaviour = forms.ChoiceField(
+        label=_("Behaviour"), required=False, initial="",
+        choices=[("", _("Not determined yet")),
+                 *[(v, lbl) for v, lbl in Behaviour.choices if v != Behaviour.UNDETERMINED]],
+        help_text=_("Hijacked hosts are routed to public security; a shared egress is a "
+                    "false positive for the carrier."))
     subject_name = forms.CharField(label=_("Subject (unit or person)"), max_length=200,
                                    required=False)
     subject_id = forms.CharField(label=_("Unified social credit code or ID number"),
@@ -53,3 +61,17 @@ class VisitForm(forms.Form):
 class EvidenceForm(forms.Form):
     file = forms.FileField(label=_("Photo or document"))
     caption = forms.CharField(label=_("Caption"), max_length=200, required=False)
+
+
+class CorrectionForm(forms.Form):
+    """The city's correction of a case's classification (reason required, audited)."""
+
+    subject_type = forms.ChoiceField(label=_("Subject type"), required=False,
+                                     choices=[("", "—"), *SubjectType.choices])
+    behaviour = forms.ChoiceField(label=_("Behaviour"), required=False,
+                                  choices=[("", "—"), *Behaviour.choices])
+    grade = forms.ChoiceField(label=_("Grade"), required=False, choices=[("", "—"), *Grade.choices])
+    lead_department = forms.ModelChoiceField(label=_("Lead department"), required=False,
+                                             queryset=Department.objects.order_by("code"))
+    reason = forms.CharField(label=_("Reason"), max_length=500,
+                             widget=forms.Textarea(attrs={"rows": 2}))

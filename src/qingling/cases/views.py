@@ -13,10 +13,11 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from qingling.audit.services import audit_record
-from qingling.cases.forms import EvidenceForm, TransitionForm, VisitForm
+from qingling.cases.forms import CorrectionForm, EvidenceForm, TransitionForm, VisitForm
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, ListType, State
 from qingling.cases.presenters import personal
 from qingling.cases.scope import visible_cases
@@ -24,6 +25,7 @@ from qingling.cases.selectors import CaseFilters, case_page, cases_filtered, das
 from qingling.cases.services import (
     WorkflowError,
     allowed_transitions,
+    case_correct,
     case_transition,
     evidence_add,
     visit_record,
@@ -36,6 +38,9 @@ from qingling.org.models import Department, Role, SubjectType
 from qingling.org.scope import profile_of
 
 EXPORT_LIMIT = 100_000
+OVERRIDE_LABELS = {"subject_type": gettext_lazy("Subject type"),
+                   "behaviour": gettext_lazy("Behaviour"), "grade": gettext_lazy("Grade"),
+                   "lead_department": gettext_lazy("Lead department")}
 
 
 def _need_profile(request: HttpRequest) -> HttpResponse | None:
@@ -136,7 +141,8 @@ def case_export(request: HttpRequest) -> HttpResponse:
     resp = HttpResponse(
         data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    resp["Content-Disposition"] = f'attachment; filename="qingling-cases-{now:%Y%m%d-%H%M}.xlsx"'
+    stamp = timezone.localtime(now)
+    resp["Content-Disposition"] = f'attachment; filename="qingling-cases-{stamp:%Y%m%d-%H%M}.xlsx"'
     return resp
 
 
@@ -179,6 +185,12 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         "transitions": allowed_transitions(case, profile) if can_act else [],
         "transition_form": TransitionForm(),
         "visit_form": VisitForm() if can_visit else None,
+        "overrides": [str(OVERRIDE_LABELS[f]) for f in case.overrides or []
+                      if f in OVERRIDE_LABELS],
+        "correction_form": (CorrectionForm(initial={
+            "subject_type": case.subject_type, "behaviour": case.behaviour, "grade": case.grade,
+            "lead_department": case.lead_department_id})
+            if profile is not None and profile.role == Role.CITY else None),
         "evidence_form": EvidenceForm() if can_act and case.is_open() else None,
         "overdue": case.is_overdue(now),
         "now": now,
@@ -234,6 +246,30 @@ def case_visit(request: HttpRequest, case_id: int) -> HttpResponse:
                          original_name=upload.name or "upload", visit_id=visit.pk)
         messages.success(request, _("Visit recorded."))
     except (WorkflowError, UploadRejected) as exc:
+        messages.error(request, str(exc))
+    return redirect("case_detail", case_id=case_id)
+
+
+@login_required
+@require_POST
+def case_correct_view(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The city corrects type, behaviour, grade or lead department (reason required)."""
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    _case_or_404(request, case_id)
+    form = CorrectionForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
+                           f"{' '.join(str(e) for e in errors)}")
+        return redirect("case_detail", case_id=case_id)
+    d = form.cleaned_data
+    try:
+        case_correct(case_id=case_id, actor=request.user, reason=d["reason"],
+                     subject_type=d["subject_type"], behaviour=d["behaviour"], grade=d["grade"],
+                     lead_department_id=d["lead_department"].pk if d["lead_department"] else None)
+        messages.success(request, _("Classification corrected."))
+    except WorkflowError as exc:
         messages.error(request, str(exc))
     return redirect("case_detail", case_id=case_id)
 
