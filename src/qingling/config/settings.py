@@ -49,6 +49,14 @@ QINGLING_REBOUND_WATCH_WEEKS: int = env_int("QINGLING_REBOUND_WATCH_WEEKS", 8)
 QINGLING_STOCK_HIGH_CLOSES: int = env_int("QINGLING_STOCK_HIGH_CLOSES", 3)
 # Daily digests are e-mailed to county officers (one per county per day) when true.
 QINGLING_DIGEST_EMAIL: bool = env_bool("QINGLING_DIGEST_EMAIL", False)
+# Sign-in (等保 2.0 三级): lockout after N failures for M minutes, per-address limit of failed
+# attempts in five minutes, password age, idle and absolute session lifetime.
+QINGLING_LOCKOUT_FAILURES: int = env_int("QINGLING_LOCKOUT_FAILURES", 5)
+QINGLING_LOCKOUT_MINUTES: int = env_int("QINGLING_LOCKOUT_MINUTES", 15)
+QINGLING_LOGIN_ADDRESS_LIMIT: int = env_int("QINGLING_LOGIN_ADDRESS_LIMIT", 20)
+QINGLING_PASSWORD_MAX_AGE_DAYS: int = env_int("QINGLING_PASSWORD_MAX_AGE_DAYS", 90)
+QINGLING_SESSION_IDLE_MINUTES: int = env_int("QINGLING_SESSION_IDLE_MINUTES", 30)
+QINGLING_SESSION_MAX_HOURS: int = env_int("QINGLING_SESSION_MAX_HOURS", 12)
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1024)
 
@@ -88,6 +96,7 @@ INSTALLED_APPS = [
     "qingling.intake",
     "qingling.supervision",
     "qingling.screening",
+    "qingling.accounts",
     "qingling.ops",
 ]
 
@@ -100,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "qingling.accounts.middleware.SessionPolicyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -139,8 +149,15 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# 等保 2.0 三级: length, three character classes, not like the user name, not common.
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 10}},
+    {"NAME": "qingling.accounts.passwords.CharacterClassesValidator"},
+    {"NAME": "qingling.accounts.passwords.NotUsernameValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -169,6 +186,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_PERMISSIONS = 0o640
 
 SESSION_COOKIE_HTTPONLY = True
+# The cookie outlives no session: the absolute lifetime (the middleware also ends idle ones).
+SESSION_COOKIE_AGE = QINGLING_SESSION_MAX_HOURS * 3600
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"

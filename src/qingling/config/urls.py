@@ -5,6 +5,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("qingling.org.urls")),
+    path("", include("qingling.accounts.urls")),
     path("", include("qingling.cases.urls")),
     path("lists/", include("qingling.intake.urls")),
     path("supervision/", include("qingling.supervision.urls")),

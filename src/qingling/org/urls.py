@@ -1,14 +1,7 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from qingling.org import views
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(template_name="org/login.html", redirect_authenticated_user=True),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
 ]

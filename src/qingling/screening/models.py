@@ -6,8 +6,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qingling.common.crypto import decrypt
 from qingling.geo.models import Division
-from qingling.screening.crypto import decrypt
 
 
 class Subscriber(models.Model):

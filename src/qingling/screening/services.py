@@ -11,12 +11,12 @@ from django.conf import settings
 from django.db import transaction
 
 from qingling.audit.services import audit_record
+from qingling.common.crypto import encrypt
 from qingling.geo.address import locate_many
 from qingling.geo.gazetteer import Gazetteer
 from qingling.intake.readers import ListFileError, norm_header, read_rows
 from qingling.org.models import Role
 from qingling.org.scope import profile_of
-from qingling.screening.crypto import encrypt
 from qingling.screening.models import Subscriber
 
 SUBSCRIBER_ALIASES = {
