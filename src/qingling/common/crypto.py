@@ -30,6 +30,29 @@ def _fernet(home: str, env_key: str | None) -> Fernet:
     return Fernet(path.read_bytes().strip())
 
 
+@lru_cache(maxsize=4)
+def _secret_file(home: str, name: str, env_value: str | None) -> bytes:
+    """A 32-byte secret from the environment (hex) or from ``$QINGLING_HOME/<name>``,
+    created on first use with mode 0600."""
+    if env_value:
+        return bytes.fromhex(env_value)
+    path = Path(home) / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(os.urandom(32).hex().encode())
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def audit_key() -> bytes:
+    """The key of the audit log's hash chain (``QINGLING_AUDIT_KEY``, 64 hex digits, or
+    ``$QINGLING_HOME/audit_key``): without it a tamperer cannot recompute the chain."""
+    return _secret_file(str(settings.QINGLING_HOME), "audit_key",
+                        os.environ.get("QINGLING_AUDIT_KEY"))
+
+
 def fernet() -> Fernet:
     return _fernet(str(settings.QINGLING_HOME), os.environ.get("QINGLING_DATA_KEY"))
 

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from qingling.audit.models import AuditEntry
+from qingling.audit.services import audit_bulk
 from qingling.cases.classify import Classification, Classifier, Router, case_reclassify
 from qingling.cases.identity import (
     SubjectFacts,
@@ -485,12 +485,7 @@ def _finish(b: _Batch) -> None:
     b.audits.append(
         (b.now, b.actor_id, "import", "intake.listbatch", str(b.batch.pk), None, "", "", s.file,
          {k: v for k, v in s.as_dict().items() if k != "rejected_rows"}))
-    fast_insert(
-        AuditEntry,
-        ("at", "actor_id", "action", "object_type", "object_id", "case_id", "from_state",
-         "to_state", "comment", "data"),
-        b.audits,
-    )
+    audit_bulk(b.audits)
     b.batch.diff = {"new": s.new, "present": s.present, "reappeared": s.reappeared,
                     "absent": s.absent, "cases_created": s.cases_created,
                     "cases_reopened": s.cases_reopened}
