@@ -62,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return synth_main(args[1:])
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "qingling.config.settings")
+    # Everything this process writes (database, WAL, keys, uploads, bulletins) is for the
+    # service account only.
+    os.umask(0o077)
     import django
     from django.core.management import CommandError, call_command, execute_from_command_line
 
@@ -76,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qingling: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     django.setup()
+    from django.conf import settings
+
+    home = settings.QINGLING_HOME
+    if home.is_dir() and home.stat().st_uid == os.getuid():
+        home.chmod(0o700)
     if name not in ("init", "demo") and (pending := _pending_migrations()):
         print(f"qingling {name}: the database is behind this version of Qingling "
               f"({pending} migration(s) to apply): run `qingling init` first", file=sys.stderr)

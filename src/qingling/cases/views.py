@@ -308,7 +308,10 @@ def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse | 
     audit_record(actor=request.user, action="download", obj=ev, case=ev.case,
                  data={"sha256": ev.sha256})
     resp = FileResponse(path.open("rb"), content_type=ev.content_type)
-    inline = ev.content_type.startswith("image/") or ev.content_type == "application/pdf"
+    # Only pictures open in the browser. A PDF or office file may carry script: it is
+    # downloaded, and even if a browser renders it, the sandbox gives it no origin.
+    inline = ev.content_type in ("image/jpeg", "image/png", "image/webp")
+    resp["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
     resp["Content-Disposition"] = (
         f"{'inline' if inline else 'attachment'}; filename=\"evidence-{ev.pk}"
         f"{path.suffix}\""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -12,9 +13,14 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Control characters a workbook cannot hold (openpyxl refuses them): dropped on export, so
+# one odd cell from a province file never breaks a whole export.
+_ILLEGAL = re.compile(r"[\000-\010\013\014\016-\037]")
 
 
 def safe_cell(value: Any) -> Any:
+    if isinstance(value, str):
+        value = _ILLEGAL.sub("", value)
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         # A leading apostrophe is how a spreadsheet user types literal text; Excel and
         # LibreOffice never evaluate it.

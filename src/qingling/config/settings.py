@@ -59,6 +59,9 @@ QINGLING_SESSION_IDLE_MINUTES: int = env_int("QINGLING_SESSION_IDLE_MINUTES", 30
 QINGLING_SESSION_MAX_HOURS: int = env_int("QINGLING_SESSION_MAX_HOURS", 12)
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1024)
+# A list's rows, and what an XLSX may expand to (a zip bomb is refused while reading).
+QINGLING_LIST_MAX_ROWS: int = env_int("QINGLING_LIST_MAX_ROWS", 500_000)
+QINGLING_LIST_MAX_UNCOMPRESSED: int = env_int("QINGLING_LIST_MAX_UNCOMPRESSED", 512 * 1024 * 1024)
 
 DEBUG = env_bool("QINGLING_DEBUG", False)
 _secret = os.environ.get("QINGLING_SECRET_KEY")
@@ -102,6 +105,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "qingling.common.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",

@@ -20,6 +20,8 @@ class ListBatch(models.Model):
     issuer = models.CharField(_("issuer"), max_length=100, blank=True)
     file_name = models.CharField(_("file name"), max_length=255)
     sha256 = models.CharField(max_length=64, db_index=True)
+    # The same cells in other bytes (a BOM added, re-saved as XLSX) are the same list.
+    content_sha = models.CharField(max_length=64, blank=True, db_index=True)
     size = models.PositiveBigIntegerField()
     file_format = models.CharField(max_length=8)
     encoding = models.CharField(max_length=20, blank=True)
@@ -41,7 +43,10 @@ class ListBatch(models.Model):
         # The same file is the same list only for the same list type and week: an unchanged
         # stock list sent again next week is a new batch (everything "still present").
         constraints = [
-            models.UniqueConstraint(fields=["sha256", "list_type", "week"], name="batch_once")
+            models.UniqueConstraint(fields=["sha256", "list_type", "week"], name="batch_once"),
+            models.UniqueConstraint(fields=["content_sha", "list_type", "week"],
+                                    condition=~models.Q(content_sha=""),
+                                    name="batch_content_once"),
         ]
 
     def __str__(self) -> str:

@@ -8,12 +8,20 @@ with their source row numbers; validation is in ``validate``.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
+import json
 import re
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+
+from django.utils.translation import gettext as _
+
+from qingling.intake import limits
+
+csv.field_size_limit(limits.MAX_FIELD_CHARS)
 
 # Canonical field → header names seen in real lists. Matching ignores case, spaces and
 # anything in brackets, so "IP地址（公网）" and "ip address" both find "ip".
@@ -78,6 +86,19 @@ class Table:
     headers: list[str]
     rows: list[tuple[int, list[str]]] = field(default_factory=list)
 
+    @property
+    def digest(self) -> str:
+        """The list's content, whatever its bytes: the same cells give the same digest
+        with or without a BOM, in CSV or XLSX, in UTF-8 or GBK, with or without title rows."""
+        h = hashlib.sha256()
+        h.update(json.dumps(self.headers, ensure_ascii=False).encode("utf-8"))
+        for _n, cells in self.rows:
+            end = len(cells)
+            while end and not cells[end - 1]:
+                end -= 1
+            h.update(b"\n" + json.dumps(cells[:end], ensure_ascii=False).encode("utf-8"))
+        return h.hexdigest()
+
 
 def cell_text(value: object) -> str:
     if value is None:
@@ -136,7 +157,18 @@ def _iter_csv(text: str) -> Iterator[tuple[int, list[str]]]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     start = 1
-    for cells in reader:
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if "field larger than field limit" in str(exc):
+                raise ListFileError(
+                    _("line %(n)s: a field is longer than %(m)s characters (is a quote left "
+                      "open?)") % {"n": reader.line_num, "m": f"{limits.MAX_FIELD_CHARS:,}"}
+                ) from None
+            raise ListFileError(_("line %(n)s: %(e)s") % {"n": reader.line_num, "e": exc}) from None
         yield start, [c.strip() for c in cells]
         start = reader.line_num + 1
 
@@ -145,12 +177,18 @@ def _iter_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
     import openpyxl
 
     try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            limits.check_workbook(zf)
         wb = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except limits.LimitExceeded as exc:
+        raise ListFileError(str(exc)) from None
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
         raise ListFileError(f"the workbook cannot be opened: {exc}") from None
     try:
         ws = wb.worksheets[0]
-        for number, values in enumerate(ws.iter_rows(values_only=True), start=1):
+        # One column past the limit is read, so that a too-wide header is seen and refused.
+        rows = ws.iter_rows(values_only=True, max_col=limits.MAX_COLUMNS + 1)
+        for number, values in enumerate(rows, start=1):
             yield number, [cell_text(v) for v in values]
     finally:
         wb.close()
@@ -159,11 +197,11 @@ def _iter_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
 def find_header(rows: list[tuple[int, list[str]]], limit: int = 30) -> int:
     """Index in ``rows`` of the header: the first row with an IP column and one other
     known column. A title row above it (merged cells, "2026年第48周重点名单") is skipped."""
-    for i, (_, cells) in enumerate(rows[:limit]):
+    for i, (_n, cells) in enumerate(rows[:limit]):
         fields = [canonical_field(c) for c in cells if c]
         if "ip" in fields and sum(1 for f in fields if f) >= 2:
             return i
-    for i, (_, cells) in enumerate(rows[:limit]):
+    for i, (_n, cells) in enumerate(rows[:limit]):
         if any(canonical_field(c) == "ip" for c in cells if c):
             return i
     raise ListFileError(
@@ -177,11 +215,19 @@ def read_rows(data: bytes) -> tuple[str, str, list[tuple[int, list[str]]]]:
     fmt = sniff_format(data)
     if fmt == "xlsx":
         encoding = ""
-        rows = list(_iter_xlsx(data))
+        source = _iter_xlsx(data)
     else:
         text, encoding = decode_text(data)
-        rows = list(_iter_csv(text))
-    return fmt, encoding, [(n, cells) for n, cells in rows if any(cells)]
+        source = _iter_csv(text)
+    # Counted while streaming: a file over the limit stops here, not after filling memory.
+    cap = limits.max_rows() + 30  # title rows and the header above the data
+    rows: list[tuple[int, list[str]]] = []
+    for n, cells in source:
+        if any(cells):
+            rows.append((n, cells))
+            if len(rows) > cap:
+                raise ListFileError(str(limits.too_many_rows(len(rows))))
+    return fmt, encoding, rows
 
 
 def read_table(data: bytes) -> Table:
@@ -194,6 +240,15 @@ def read_table(data: bytes) -> Table:
     while width and not headers[width - 1]:
         width -= 1
     headers = headers[:width]
+    if width > limits.MAX_COLUMNS:
+        raise ListFileError(str(limits.too_wide(width)))
+    ip_columns = [h for h in headers if h and canonical_field(h) == "ip"]
+    if len(ip_columns) > 1:
+        raise ListFileError(
+            _("%(n)s columns hold IP addresses (%(names)s): keep one IP column per list")
+            % {"n": len(ip_columns), "names": "、".join(ip_columns)})
+    if len(body_rows := rows[h + 1:]) > limits.max_rows():
+        raise ListFileError(str(limits.too_many_rows(len(body_rows))))
     # Cells beyond the header are kept (validation names them by column number), never cut.
     body = [(n, cells + [""] * (width - len(cells))) for n, cells in rows[h + 1 :]]
     return Table(fmt, encoding, header_number, headers, body)

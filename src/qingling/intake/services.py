@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from qingling.audit.services import audit_bulk
@@ -147,6 +147,12 @@ def import_list(
         table = read_table(data)
     except ListFileError as exc:
         raise ListFileError(f"{file_name}: {exc}") from None
+    same = ListBatch.objects.filter(content_sha=table.digest, list_type=list_type,
+                                    week=str(week)).first()
+    if same is not None:
+        summary.duplicate_of = same.pk
+        summary.rows = same.row_count
+        return summary
     say("checking")
     gazetteer = Gazetteer.load(settings.QINGLING_CITY_CODE)
     checked = check_rows(table, gazetteer, now)
@@ -166,7 +172,8 @@ def import_list(
             )
     except IntegrityError:
         # Another import of the same file won the race on the unique sha256.
-        dup = ListBatch.objects.filter(sha256=sha, list_type=list_type, week=str(week)).first()
+        dup = ListBatch.objects.filter(Q(sha256=sha) | Q(content_sha=table.digest),
+                                       list_type=list_type, week=str(week)).first()
         if dup is None:
             raise
         return ImportSummary(
@@ -261,7 +268,8 @@ def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], 
 
     batch = ListBatch.objects.create(
         list_type=list_type, week=str(week), issuer=issuer, file_name=summary.file[:255],
-        sha256=sha, size=size, file_format=table.file_format, encoding=table.encoding,
+        sha256=sha, content_sha=table.digest, size=size, file_format=table.file_format,
+        encoding=table.encoding,
         header_row=table.header_row,
         columns={h: canonical_field(h) for h in table.headers if h},
         status=ListBatch.Status.PARTIAL if summary.rejected else ListBatch.Status.COMPLETE,

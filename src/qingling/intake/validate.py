@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from django.utils.translation import gettext as _
 
 from qingling.common.ips import ParsedIP, parse_ip
 from qingling.common.weeks import SHANGHAI
 from qingling.geo.gazetteer import Gazetteer, Place
+from qingling.intake import limits
 from qingling.intake.readers import Table, canonical_field
 
 _DATE_FORMATS = (
@@ -131,6 +135,8 @@ def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[Checke
         def err(f: str, reason: str, row: CheckedRow = row) -> None:
             row.errors.append(RowError(row.row_number, header_of.get(f, f), reason))
 
+        _check_cells(row, err)
+
         try:
             row.ip = parse_ip(row.ip_text)
         except ValueError as exc:
@@ -165,3 +171,21 @@ def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[Checke
             err("machines", f"not a whole number: {fields['machines']!r}")
         out.append(row)
     return out
+
+
+def _check_cells(row: CheckedRow, err: Callable[[str, str], None]) -> None:
+    """Control characters are removed from what is kept and the row is refused; a value
+    longer than its field can hold is refused, never cut."""
+    for store in (row.fields, row.extra):
+        for name, value in list(store.items()):
+            cleaned, removed = limits.clean(value)
+            if removed:
+                store[name] = cleaned
+                err(name, _("contains control characters (%(c)s)") % {"c": removed})
+            limit = limits.FIELD_MAX.get(name, limits.EXTRA_MAX) if store is row.fields \
+                else limits.EXTRA_MAX
+            if len(cleaned) > limit:
+                store[name] = cleaned[:limit]
+                err(name, _("too long: %(n)s characters, at most %(m)s")
+                    % {"n": len(cleaned), "m": limit})
+    row.ip_text = row.fields.get("ip", "")
