@@ -198,8 +198,19 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-SESSION_COOKIE_SECURE = env_bool("QINGLING_SECURE_COOKIES", False)
+# Production behind a TLS reverse proxy (deploy/README.md): QINGLING_HTTPS=1 makes cookies
+# secure, redirects plain HTTP, sends HSTS and trusts the proxy's X-Forwarded-Proto.
+QINGLING_HTTPS: bool = env_bool("QINGLING_HTTPS", False)
+SESSION_COOKIE_SECURE = QINGLING_HTTPS or env_bool("QINGLING_SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+if QINGLING_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env_int("QINGLING_HSTS_SECONDS", 31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # subdomains of the service's own host name
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The browsers' HSTS preload list is for public sites; an intranet host cannot be on it.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]
+CSRF_TRUSTED_ORIGINS = [o for o in env_str("QINGLING_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 EMAIL_BACKEND = env_str("QINGLING_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 
