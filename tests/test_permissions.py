@@ -155,9 +155,13 @@ def test_county_b_lists_and_exports_nothing_of_county_a(world: World) -> None:
         world.case_a.reference) == 0
 
 
-def test_personal_data_is_masked_for_the_leader_and_shown_to_the_county(world: World) -> None:
+def test_personal_data_is_masked_for_the_leader_and_shown_to_the_county_with_a_reason(
+        world: World) -> None:
     url = reverse("case_detail", args=[world.case_a.pk])
     county = client_for(world.p.county_a).get(url).content.decode()
+    assert "张三" not in county and "13800001234" not in county  # masked by default
+    county = client_for(world.p.county_a).post(
+        reverse("case_reveal", args=[world.case_a.pk]), {"reason": "现场核查"}).content.decode()
     assert "张三" in county and "13800001234" in county and "3幢101室" in county
     leader = client_for(world.p.leader).get(url).content.decode()
     assert "张三" not in leader and "张*" in leader

@@ -10,4 +10,6 @@ urlpatterns = [
     path("account/", views.account_view, name="account"),
     path("account/password/", views.PasswordChange.as_view(), name="password_change"),
     path("account/second-factor/<slug:action>/", views.second_factor, name="second_factor"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/export.xlsx", views.audit_export, name="audit_export"),
 ]

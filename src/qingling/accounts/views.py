@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -10,11 +12,13 @@ from django.contrib.auth import get_user_model, login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from qingling.accounts import services, totp
@@ -23,6 +27,9 @@ from qingling.accounts.models import LoginEvent
 
 Outcome = LoginEvent.Outcome
 PENDING_SECONDS = 300
+ACTION_LABELS = {"reveal_personal": gettext_lazy("Personal data shown"),
+                 "search_personal": gettext_lazy("Search by personal data"),
+                 "export": gettext_lazy("Export"), "download": gettext_lazy("File opened")}
 
 
 def client_address(request: HttpRequest) -> str | None:
@@ -178,3 +185,69 @@ def second_factor(request: HttpRequest, action: str) -> HttpResponse:
         else:
             messages.error(request, _("Wrong code: the second factor stays on."))
     return redirect("account")
+
+
+# --- the city's audit page: who saw whose personal data, when and why -----------------
+
+PERSONAL_ACTIONS = ("reveal_personal", "search_personal", "export", "download")
+
+
+def _audit_rows(request: HttpRequest) -> tuple[Any, dict[str, str]]:
+    from qingling.audit.models import AuditEntry
+
+    f = {k: str(request.GET.get(k, "")).strip() for k in ("user", "action", "since", "until")}
+    qs = (AuditEntry.objects.filter(action__in=PERSONAL_ACTIONS)
+          .select_related("actor", "case").order_by("-at", "-id"))
+    if f["user"]:
+        qs = qs.filter(actor__username=f["user"])
+    if f["action"] in PERSONAL_ACTIONS:
+        qs = qs.filter(action=f["action"])
+    for key, lookup in (("since", "at__date__gte"), ("until", "at__date__lte")):
+        if f[key]:
+            try:
+                qs = qs.filter(**{lookup: date.fromisoformat(f[key])})
+            except ValueError:
+                f[key] = ""
+    return qs, f
+
+
+def _city_only(request: HttpRequest) -> bool:
+    from qingling.org.models import Role
+    from qingling.org.scope import profile_of
+
+    p = profile_of(request.user)
+    return p is not None and p.role == Role.CITY
+
+
+@login_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    if not _city_only(request):
+        return HttpResponseForbidden()
+    qs, f = _audit_rows(request)
+    page = Paginator(qs, 100).get_page(request.GET.get("page"))
+    params = urlencode({k: v for k, v in f.items() if v})
+    return render(request, "accounts/audit.html", {
+        "page": page, "f": f, "query": params, "actions": [
+            (a, ACTION_LABELS[a]) for a in PERSONAL_ACTIONS]})
+
+
+@login_required
+def audit_export(request: HttpRequest) -> HttpResponse:
+    from qingling.audit.services import audit_record
+    from qingling.common.xlsx import build_xlsx
+
+    if not _city_only(request):
+        return HttpResponseForbidden()
+    qs, f = _audit_rows(request)
+    rows = ([e.at, e.actor.username if e.actor else "", str(ACTION_LABELS.get(e.action, e.action)),
+             e.case.reference if e.case else f"{e.object_type}#{e.object_id}", e.comment]
+            for e in qs.iterator(chunk_size=2000))
+    data = build_xlsx(_("Access to personal data"),
+                      [_("Time"), _("User"), _("Action"), _("What"), _("Reason")], rows)
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "audit", "filters": f})
+    resp = HttpResponse(data, content_type="application/vnd.openxmlformats-officedocument."
+                                            "spreadsheetml.sheet")
+    stamp = timezone.localtime(timezone.now())
+    resp["Content-Disposition"] = f'attachment; filename="qingling-audit-{stamp:%Y%m%d-%H%M}.xlsx"'
+    return resp

@@ -18,8 +18,10 @@ class Personal:
     masked: bool
 
 
-def personal(case: Case, profile: Profile | None) -> Personal:
-    if can_see_personal(profile):
+def personal(case: Case, profile: Profile | None, revealed: bool = False) -> Personal:
+    """Masked for every role unless ``revealed`` (the user gave a reason, and it was
+    audited) and the role may see personal data at all."""
+    if revealed and can_see_personal(profile):
         return Personal(case.subject_name, case.id_number, case.phone, case.address, False)
     # An organisation's name and address are public facts; a person's are not.
     person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)

@@ -14,6 +14,11 @@ from qingling.cases.models import OPEN_STATES, Case, State
 from qingling.cases.scope import visible_cases
 from qingling.common.weeks import IsoWeek
 from qingling.geo.models import Division
+from qingling.org.models import SubjectType
+from qingling.org.scope import can_search_personal, profile_of
+
+# Subjects whose name is a person's: never searchable by those who may not see it.
+PERSON_TYPES = (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
 
 SORTS = {
     "id": "id",
@@ -90,12 +95,14 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         # IN (subquery) rather than a join (no DISTINCT over whole rows) or a correlated
         # EXISTS (PostgreSQL would run it once per case).
         by_ip = Case.ips.through.objects.filter(ipaddress__value=q).values("case_id")
-        qs = qs.filter(
-            Q(ip_summary__startswith=q)
-            | Q(pk__in=by_ip)
-            | Q(subject_name__contains=q)
-            | Q(uscc=q.upper())
-        )
+        cond = Q(ip_summary__startswith=q) | Q(pk__in=by_ip) | Q(uscc=q.upper())
+        if can_search_personal(profile_of(user)):
+            # A personal-field search: the view audits it.
+            cond |= Q(subject_name__contains=q) | Q(id_number=q.upper()) | Q(phone=q)
+        else:
+            # A unit's name is public; a person's is not, not even one letter at a time.
+            cond |= Q(subject_name__contains=q) & ~Q(subject_type__in=PERSON_TYPES)
+        qs = qs.filter(cond)
     return qs.select_related("county", "lead_department").order_by(SORTS[f.sort], "-id")
 
 

@@ -20,7 +20,7 @@ from qingling.cases.workflow import TRANSITIONS, Transition
 from qingling.common.weeks import SHANGHAI
 from qingling.geo.models import Division
 from qingling.org.models import Department, Profile, Role, SubjectType
-from qingling.org.scope import profile_of
+from qingling.org.scope import can_see_personal, profile_of
 
 
 class WorkflowError(ValueError):
@@ -212,6 +212,21 @@ def visit_record(
         case_reclassify(case, cause=_("Site visit of %(day)s") % {
             "day": visited_at.astimezone(SHANGHAI).strftime("%Y-%m-%d")}, actor=actor, now=now)
     return visit
+
+
+def personal_reveal(*, case_id: int, actor: Any, reason: str,
+                    now: datetime | None = None) -> Case:
+    """Show a case's personal data in clear to someone who needs it: a reason is required
+    and the reveal is audited (who, when, why), as on the subscriber page."""
+    reason = reason.strip()
+    if not reason:
+        raise WorkflowError(_("Give the reason for showing the personal data."))
+    case, profile = _case_for(actor, case_id, write=False)
+    if not can_see_personal(profile):
+        raise WorkflowError(_("Your role does not show personal data."))
+    audit_record(actor=actor, action="reveal_personal", obj=case, case=case, comment=reason,
+                 at=now or timezone.now())
+    return case
 
 
 CORRECTABLE = {"subject_type": SubjectType, "behaviour": Behaviour, "grade": Grade}

@@ -12,6 +12,7 @@ urlpatterns = [
     path("warning-lists/<int:pk>/toggle/", views.warning_toggle, name="warning_toggle"),
     path("cases/<int:case_id>/act/<slug:action>/", views.case_act, name="case_act"),
     path("cases/<int:case_id>/visit/", views.case_visit, name="case_visit"),
+    path("cases/<int:case_id>/reveal/", views.case_reveal, name="case_reveal"),
     path("cases/<int:case_id>/correct/", views.case_correct_view, name="case_correct"),
     path("cases/<int:case_id>/evidence/", views.case_evidence, name="case_evidence"),
     path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence_download"),

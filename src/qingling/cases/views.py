@@ -28,6 +28,7 @@ from qingling.cases.services import (
     case_correct,
     case_transition,
     evidence_add,
+    personal_reveal,
     visit_record,
 )
 from qingling.cases.uploads import UploadRejected
@@ -35,7 +36,7 @@ from qingling.cases.workflow import TRANSITIONS
 from qingling.common.xlsx import build_xlsx
 from qingling.geo.models import Division
 from qingling.org.models import Department, Role, SubjectType
-from qingling.org.scope import profile_of
+from qingling.org.scope import can_search_personal, can_see_personal, mask_name, profile_of
 
 EXPORT_LIMIT = 100_000
 OVERRIDE_LABELS = {"subject_type": gettext_lazy("Subject type"),
@@ -94,6 +95,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
     f = CaseFilters.from_params(request.GET)
     qs = cases_filtered(request.user, f, now)
     page = case_page(qs, request.GET.get("page"))
+    _audit_search(request, f.q, page.paginator.count)
     params = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
     return render(request, "cases/list.html", {
         "page": page,
@@ -105,6 +107,14 @@ def case_list(request: HttpRequest) -> HttpResponse:
     })
 
 
+def _audit_search(request: HttpRequest, q: str, found: int) -> None:
+    """A search that may match a person's name, ID number or phone is recorded (the
+    query itself masked: the audit log is no place to copy personal data to)."""
+    if q and can_search_personal(profile_of(request.user)):
+        audit_record(actor=request.user, action="search_personal", obj=request.user,
+                     data={"q": mask_name(q), "length": len(q), "found": found})
+
+
 @login_required
 def case_export(request: HttpRequest) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
@@ -113,6 +123,9 @@ def case_export(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     f = CaseFilters.from_params(request.GET)
     qs = cases_filtered(request.user, f, now)[:EXPORT_LIMIT]
+    # Personal data in clear only with a reason (recorded), and only for roles that may.
+    reason = str(request.GET.get("reason", "")).strip()
+    clear = bool(reason) and can_see_personal(profile)
     headers = [
         _("Case"), _("County"), _("Subject"), _("ID number"), _("Phone"), _("Address"),
         _("IP"), _("Subject type"), _("Behaviour"), _("Grade"), _("Lead department"),
@@ -122,7 +135,7 @@ def case_export(request: HttpRequest) -> HttpResponse:
 
     def rows() -> Iterator[list[Any]]:
         for c in qs.iterator(chunk_size=2000):
-            p = personal(c, profile)
+            p = personal(c, profile, revealed=clear)
             yield [
                 c.reference, c.county.name if c.county else "", p.name, p.id_number, p.phone,
                 p.address, c.ip_summary, c.get_subject_type_display(),
@@ -136,7 +149,9 @@ def case_export(request: HttpRequest) -> HttpResponse:
     data = build_xlsx(_("Cases"), [str(h) for h in headers], rows())
     audit_record(
         actor=request.user, action="export", obj=request.user,
-        data={"what": "cases", "filters": request.GET.dict()},
+        data={"what": "cases", "personal": clear,
+              "filters": {k: v for k, v in request.GET.items() if k not in ("q", "reason")}},
+        comment=reason if clear else "",
     )
     resp = HttpResponse(
         data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -160,7 +175,26 @@ def _case_or_404(request: HttpRequest, case_id: int) -> Case:
 def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
         return denied
+    return _detail(request, _case_or_404(request, case_id), revealed=False)
+
+
+@login_required
+@require_POST
+def case_reveal(request: HttpRequest, case_id: int) -> HttpResponse:
+    """The case page with personal data in clear, for this response only (audited)."""
+    if (denied := _need_profile(request)) is not None:
+        return denied
     case = _case_or_404(request, case_id)
+    try:
+        personal_reveal(case_id=case.pk, actor=request.user,
+                        reason=str(request.POST.get("reason", "")))
+    except WorkflowError as exc:
+        messages.error(request, str(exc))
+        return redirect("case_detail", case_id=case_id)
+    return _detail(request, case, revealed=True)
+
+
+def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
     profile = profile_of(request.user)
     now = timezone.now()
     ips = case.ips.annotate(
@@ -176,7 +210,9 @@ def case_detail(request: HttpRequest, case_id: int) -> HttpResponse:
         State.SIGNED, State.VERIFYING, State.CONFIRMED, State.RECTIFYING)
     return render(request, "cases/detail.html", {
         "case": case,
-        "p": personal(case, profile),
+        "p": personal(case, profile, revealed),
+        "revealed": revealed and can_see_personal(profile),
+        "may_reveal": can_see_personal(profile),
         "ips": ips,
         "appearances": appearances,
         "timeline": case.audit.select_related("actor").order_by("at", "id"),

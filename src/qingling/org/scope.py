@@ -41,13 +41,20 @@ def case_scope(profile: Profile | None) -> Q | None:
 
 
 def can_see_personal(profile: Profile | None) -> bool:
-    """Names, ID numbers, phones and addresses: for those who act on the case only."""
+    """May reveal names, ID numbers, phones and addresses — with a reason, audited — for
+    the cases they act on. Nobody sees them in clear by default."""
     return profile is not None and profile.role in (
         Role.CITY,
         Role.COUNTY,
         Role.VERIFIER,
         Role.DEPARTMENT,
     )
+
+
+def can_search_personal(profile: Profile | None) -> bool:
+    """May look cases up by a person's name, ID number or phone (each search audited).
+    Leaders and departments search by IP, credit code, reference and unit name only."""
+    return profile is not None and profile.role in (Role.CITY, Role.COUNTY, Role.VERIFIER)
 
 
 def is_city(profile: Profile | None) -> bool:
