@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,10 @@ from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.geo.services import divisions_load
 from qingling.org.services import departments_load, user_provision
 
+# One key-encryption key for the whole run: the test database (and the data keys it keeps)
+# outlives any one test's QINGLING_HOME.
+os.environ.setdefault("QINGLING_DATA_KEY", "q" * 43 + "=")
+
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 COUNTY_A = "330402"  # 南湖区
 COUNTY_B = "330411"  # 秀洲区
@@ -35,6 +40,10 @@ HEADER = ["IP地址", "端口", "发现时间", "运营商", "单位名称", "�
 
 @pytest.fixture(autouse=True)
 def _isolated_files(settings: Any, tmp_path: Path) -> Iterator[None]:
+    from qingling.common.crypto import reset_cache
+
+    # Each test's database starts without data keys: forget the last test's.
+    reset_cache()
     settings.MEDIA_ROOT = tmp_path / "files"
     # Tests log in many personas; a slow password hash only costs time here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
-from qingling.cases.identity import SubjectFacts, current_cutoff, signal_attach
+from qingling.cases.identity import SubjectFacts, current_cutoff, key_of, signal_attach
 from qingling.cases.models import Behaviour, Case, Grade, State
 from qingling.cases.services import WorkflowError, case_correct, case_transition, visit_record
 from qingling.common.weeks import IsoWeek
@@ -31,7 +31,7 @@ def test_an_electricity_lead_at_the_address_of_a_key_list_case_joins_it(people: 
         now=timezone.now(), actor=None, reason="异常用电")
     assert (case.pk, change) == (listed.pk, "updated")
     assert Case.objects.count() == 1
-    assert set(case.keys.values_list("key", flat=True)) >= {"meter:3304021234"}
+    assert set(case.keys.values_list("key", flat=True)) >= {key_of("meter", "3304021234")}
 
 
 def test_an_electricity_lead_finds_an_enterprise_case_by_its_address(people: Personas) -> None:

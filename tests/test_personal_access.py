@@ -24,7 +24,8 @@ def resident(people: Personas) -> Case:
                                 row("60.7.1.2", "南湖某某科技有限公司", when=SEEN)]),
                 file_name="k.csv", list_type="key", week=WEEK, now=at("2026-11-16T09:00"))
     case = Case.objects.get(ip_summary="60.7.1.1")
-    Case.objects.filter(pk=case.pk).update(id_number="330402199001011234", phone="13800001234")
+    case.id_number, case.phone = "330402199001011234", "13800001234"
+    case.save()
     return case
 
 

@@ -13,7 +13,7 @@ import pytest
 from django.utils import timezone
 
 from qingling.audit.models import AuditEntry
-from qingling.cases.identity import SubjectFacts, signal_attach
+from qingling.cases.identity import SubjectFacts, key_of, signal_attach
 from qingling.cases.models import Case, State
 from qingling.detect.engines import connect
 from qingling.detect.resolve.engine import build_sessions
@@ -52,7 +52,7 @@ def test_screening_makes_cases_in_the_subscribers_counties_once(carrier: dict) -
     miners = {r["src_ip"] for r in carrier["truth"].to_pylist()}
     for ip in miners:
         account = carrier["hosts"][ip]
-        case = Case.objects.get(keys__key=f"account:{account}")
+        case = Case.objects.get(keys__key=key_of("account", account))
         sub = Subscriber.objects.get(account=account)
         assert case.county_id == sub.county_id and case.county_id is not None
         assert case.subject_name == sub.name and case.address == sub.address
@@ -103,7 +103,7 @@ def test_the_case_page_shows_its_signals_on_one_timeline(carrier: dict,
     screen_network(flows=carrier["flows"], digest=input_digest([b"d"]), names=["d"],
                    sessions=carrier["sessions"], now=timezone.now())
     ip = next(r["src_ip"] for r in carrier["truth"].to_pylist())
-    case = Case.objects.get(keys__key=f"account:{carrier['hosts'][ip]}")
+    case = Case.objects.get(keys__key=key_of("account", carrier["hosts"][ip]))
     c = client_for(people.city)
     html = c.get(f"/cases/{case.pk}/").content.decode()
     assert "data-signals-summary" in html and 'data-signal="network"' in html
@@ -128,7 +128,7 @@ def test_a_shared_egress_makes_a_false_positive_candidate_not_a_blamed_unit(
                                            "name": "x"}).status_code == 403
     screen_network(flows=carrier["flows"], digest=input_digest([b"e"]), names=["e"],
                    sessions=carrier["sessions"], now=timezone.now())
-    case = Case.objects.get(keys__key=f"account:{carrier['hosts'][ip]}")
+    case = Case.objects.get(keys__key=key_of("account", carrier["hosts"][ip]))
     assert case.behaviour == Behaviour.FALSE_POSITIVE and case.state == State.PENDING
     assert any("共享出口" in r for r in case.classification)
     sig = Signal.objects.filter(case=case).first()
@@ -214,7 +214,7 @@ def test_a_host_behind_cgnat_is_resolved_by_its_source_ports(people: Personas,
     s = screen_network(flows=flows, digest="cg", names=["f"], cgnat=cgnat,
                        sessions=build_sessions(events, connect("duckdb")), now=timezone.now())
     assert s.resolution.get("resolved", 0) >= 1
-    case = Case.objects.get(keys__key="account:CG1")
+    case = Case.objects.get(keys__key=key_of("account", "CG1"))
     assert case.county.name == "海宁市" and "220.9.9.9" in case.ip_summary
     sig = Signal.objects.filter(case=case).first()
     assert sig is not None and sig.payload["resolution"]["via"] == "cgnat+radius"
@@ -239,9 +239,12 @@ def test_electricity_leads_become_cases_on_the_meters_sites(people: Personas, se
         encoding="utf-8")
     call_command("screen", "power", str(pq_path), "--register", str(reg))
     found = Case.objects.filter(subject_key__startswith="meter:")
-    keys = {c.subject_key[6:] for c in found}
-    assert len(keys & set(miners)) >= 3  # the engine's own recall is tested in tests/detect
-    one = found.get(subject_key=f"meter:{sorted(keys & set(miners))[0]}")
+    # Meter ids are kept as blind indexes, never in clear.
+    by_key = {key_of("meter", m): m for m in miners}
+    keys = {by_key[c.subject_key] for c in found if c.subject_key in by_key}
+    assert len(keys) >= 3  # the engine's own recall is tested in tests/detect
+    assert not any(m in c.subject_key for c in found for m in miners)
+    one = found.get(subject_key=key_of("meter", sorted(keys)[0]))
     assert one.county.name == "平湖市" and one.township is not None and one.found_by_monitoring
     sig = Signal.objects.get(case=one)
     assert sig.kind == Signal.Kind.POWER and sig.payload["est_kw"] and "kW" in sig.summary

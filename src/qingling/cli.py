@@ -23,6 +23,7 @@ COMMANDS = {
     "synth": "Write synthetic data: `synth flows|meters|carrier …`.",
     "resolve": "Resolve IP observations to subscriber accounts: `resolve --observations F "
                "--radius F [--cgnat F] [--static F] --out F`.",
+    "keys": "Personal-data keys: `keys rotate` re-seals everything with a new data key.",
     "audit": "The audit log: `audit verify` checks its hash chain (tampering fails it).",
     "manage": "Any Django management command (advanced).",
 }

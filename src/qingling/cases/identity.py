@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -28,15 +28,39 @@ from django.db.models import F
 
 from qingling.audit.services import audit_record
 from qingling.cases.models import Case, CaseKey, IPAddress, State
+from qingling.common.crypto import blind
 from qingling.common.ips import parse_ip
 from qingling.common.weeks import IsoWeek
 
 CHUNK = 900  # below SQLite's default limit on query parameters
 _SPACE = re.compile(r"[\s\u3000（）()·,，。.]+")
 _USCC = re.compile(r"[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}")
+def is_id_number(text: str) -> bool:
+    """A resident ID number (GB 11643): 17 digits with a birth date at 7–14, then a digit
+    or X. The check digit is not required: registers carry typos, and a mistyped ID is
+    still a person's, never a company's credit code."""
+    t = text.strip().upper()
+    if len(t) != 18 or not t[:17].isdigit() or not (t[17].isdigit() or t[17] == "X"):
+        return False
+    try:
+        born = date(int(t[6:10]), int(t[10:12]), int(t[12:14]))
+    except ValueError:
+        return False
+    return date(1900, 1, 1) <= born <= date.today()
+
+
+def is_credit_code(text: str) -> bool:
+    """A 统一社会信用代码 given where an ID number could be: the shape, and not an ID."""
+    t = text.strip().upper()
+    return bool(_USCC.fullmatch(t)) and not is_id_number(t)
 _ID = re.compile(r"\d{17}[\dX]")
 # Shorter than this, a normalised address names a road or a village, not one site.
 MIN_ADDRESS_KEY = 8
+
+
+def key_of(kind: str, value: str) -> str:
+    """``kind:<blind index>``: how an ID number, account, meter or address is kept as a key."""
+    return f"{kind}:{blind(value, 'key-' + kind)}"
 
 
 def norm_subject(text: str) -> str:
@@ -67,21 +91,22 @@ class SubjectFacts:
         """Every key of this subject, strongest first; ``ip:`` only when nothing else."""
         out: list[str] = []
         ident = self.id_number.strip().upper()
-        uscc = self.uscc.strip().upper() or (ident if _USCC.fullmatch(ident) else "")
+        uscc = self.uscc.strip().upper() or (ident if is_credit_code(ident) else "")
         if uscc:
             out.append(f"uscc:{uscc}")
+        # Keys that name a person or place hold a blind index, never the value itself.
         if ident and ident != uscc:
-            out.append(f"id:{ident}")
+            out.append(key_of("id", ident))
         if self.account:
-            out.append(f"account:{self.account.strip()}")
+            out.append(key_of("account", self.account.strip()))
         if self.meter_id:
-            out.append(f"meter:{self.meter_id.strip()}")
+            out.append(key_of("meter", self.meter_id.strip()))
         name = norm_subject(self.unit_name)
         if name and not self.residential:
-            out.append(f"name:{self.county_code or '-'}:{name}")
+            out.append(f"name:{self.county_code or '-'}:{blind(name, 'key-name')}")
         address = norm_subject(self.address)
         if len(address) >= MIN_ADDRESS_KEY:
-            out.append(f"addr:{address}")
+            out.append(key_of("addr", address))
         if not out and self.ip:
             out.append(f"ip:{parse_ip(self.ip).value}")
         return [k[:200] for k in out]
@@ -269,8 +294,8 @@ def signal_attach(facts: SubjectFacts, *, now: datetime, actor: Any, reason: str
     ident = facts.id_number.strip().upper()
     case = Case.objects.create(
         subject_key=keys[0], subject_name=facts.unit_name[:200],
-        uscc=(facts.uscc or (ident if _USCC.fullmatch(ident) else ""))[:18],
-        id_number="" if _USCC.fullmatch(ident) else ident[:18],
+        uscc=(facts.uscc or (ident if is_credit_code(ident) else ""))[:18],
+        id_number="" if is_credit_code(ident) else ident[:18],
         phone=facts.phone[:30], address=facts.address[:300], county_id=facts.county_id,
         township_id=facts.township_id, carrier=facts.carrier[:40],
         subject_type=cls.subject_type, behaviour=behaviour, grade=cls.grade,

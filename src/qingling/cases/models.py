@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from qingling.common.fields import BlindIndexField, EncryptedTextField
 from qingling.org.models import Behaviour, SubjectType
 
 __all__ = ["Behaviour", "SubjectType"]  # re-exported: the case fields use them
@@ -71,11 +72,15 @@ class Case(models.Model):
     """One subject or site with everything that points at it."""
 
     subject_key = models.CharField(max_length=200, db_index=True)
-    subject_name = models.CharField(_("subject"), max_length=200, blank=True)
+    # Personal data is sealed at rest (common/fields.py); find it by the blind indexes.
+    subject_name = EncryptedTextField(_("subject"), max_length=200, blank=True)
     uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
-    id_number = models.CharField(_("ID number"), max_length=18, blank=True)
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
-    address = models.CharField(_("address"), max_length=300, blank=True)
+    id_number = EncryptedTextField(_("ID number"), max_length=18, blank=True)
+    phone = EncryptedTextField(_("phone"), max_length=30, blank=True)
+    address = EncryptedTextField(_("address"), max_length=300, blank=True)
+    name_index = BlindIndexField(source="subject_name")
+    id_index = BlindIndexField(source="id_number")
+    phone_index = BlindIndexField(source="phone")
     county = models.ForeignKey(
         "geo.Division",
         null=True,
@@ -209,12 +214,12 @@ class SiteVisit(models.Model):
     visited_at = models.DateTimeField(_("visited at"))
     verifier = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     found_mining = models.BooleanField(_("mining found"))
-    subject_name = models.CharField(_("subject"), max_length=200, blank=True)
-    subject_id = models.CharField(
+    subject_name = EncryptedTextField(_("subject"), max_length=200, blank=True)
+    subject_id = EncryptedTextField(
         _("unified social credit code or ID number"), max_length=18, blank=True
     )
-    phone = models.CharField(_("phone"), max_length=30, blank=True)
-    address = models.CharField(_("address"), max_length=300, blank=True)
+    phone = EncryptedTextField(_("phone"), max_length=30, blank=True)
+    address = EncryptedTextField(_("address"), max_length=300, blank=True)
     behaviour = models.CharField(_("behaviour"), max_length=20, choices=Behaviour.choices,
                                  blank=True)
     machine_count = models.PositiveIntegerField(_("machines"), default=0)

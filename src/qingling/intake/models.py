@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qingling.cases.models import ListType
+from qingling.common.fields import EncryptedJSONField
 
 
 class ListBatch(models.Model):
@@ -61,8 +62,9 @@ class ListRow(models.Model):
     accepted = models.BooleanField(default=True)
     reasons = models.JSONField(default=list, blank=True)  # [{"column":…, "reason":…}]
     ip_text = models.CharField(_("IP address"), max_length=100, blank=True)
-    fields = models.JSONField(default=dict)  # canonical field → cell text
-    extra = models.JSONField(default=dict, blank=True)  # unknown columns, kept
+    # The cells as they came (personal data among them): sealed at rest.
+    fields = EncryptedJSONField(default=dict)  # canonical field → cell text
+    extra = EncryptedJSONField(default=dict, blank=True)  # unknown columns, kept
 
     class Meta:
         ordering = ["batch", "row_number"]

@@ -30,6 +30,7 @@ from qingling.cases.identity import (
 from qingling.cases.models import OPEN_STATES, Behaviour, Case, IPAddress, ListType, State
 from qingling.cases.warning import WarningList
 from qingling.common.db import fast_insert, refresh_planner_statistics
+from qingling.common.fields import seal_json
 from qingling.common.weeks import IsoWeek
 from qingling.geo.gazetteer import Gazetteer
 from qingling.geo.models import Division
@@ -281,7 +282,7 @@ def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], 
         ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
         ((batch.pk, r.row_number, r.ok,
           [{"column": e.column, "reason": e.reason} for e in r.errors],
-          r.ip_text[:100], r.fields, r.extra) for r in checked),
+          r.ip_text[:100], seal_json(r.fields), seal_json(r.extra)) for r in checked),
     )
     row_ids = dict(ListRow.objects.filter(batch=batch).values_list("row_number", "id"))
     return _Batch(summary=summary, batch=batch, list_type=list_type, week=week, now=now,

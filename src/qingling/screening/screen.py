@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from django.db import transaction
 
 from qingling.audit.services import audit_record
-from qingling.cases.identity import SubjectFacts, keys_record, signal_attach
+from qingling.cases.identity import SubjectFacts, key_of, keys_record, signal_attach
 from qingling.cases.models import Case
 from qingling.cases.warning import WarningList
 from qingling.common.weeks import SHANGHAI
@@ -209,7 +209,7 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
             if sub is not None:
                 # The list's case is now known by the account too: later network signals
                 # from the same subscriber join it.
-                keys_record([(case.pk, f"account:{sub.account}")])
+                keys_record([(case.pk, key_of("account", sub.account))])
             if sub is not None and sub.county_id is not None:
                 if case.county_id is None:
                     Case.objects.filter(pk=case.pk, county__isnull=True).update(

@@ -177,7 +177,10 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
             "case": c.pk, "ref": c.reference, "county": code, "ip": c.ip_summary,
             "state": c.state, "due": c.due_at.isoformat(), "due_local": local(c.due_at),
             "week_due": str(due_week), "weeks_overdue": weeks_between(due_week, week),
-            "subject": c.subject_name, "subject_type": c.subject_type,
+            # Only a public-sector unit's name is kept (its principal is interviewed); a
+            # person's name never enters the frozen figures.
+            "subject": c.subject_name if c.subject_type in PUBLIC_SECTOR else "",
+            "subject_type": c.subject_type,
             "department": c.lead_department.name if c.lead_department else "",
             "department_id": c.lead_department_id,
         })

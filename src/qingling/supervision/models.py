@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from qingling.cases.models import Case
+from qingling.common.fields import EncryptedTextField
 from qingling.geo.models import Division
 from qingling.org.models import Department
 
@@ -162,8 +163,8 @@ class TariffAccount(models.Model):
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tariff_accounts")
     account_no = models.CharField(_("account number (户号)"), max_length=40)
-    holder = models.CharField(_("account holder"), max_length=200, blank=True)
-    address = models.CharField(_("address"), max_length=300, blank=True)
+    holder = EncryptedTextField(_("account holder"), max_length=200, blank=True)
+    address = EncryptedTextField(_("address"), max_length=300, blank=True)
     province_code = models.CharField(_("province code"), max_length=6, default="330000")
     mining_from = models.DateField(_("mining from"))
     mining_to = models.DateField(_("mining until"), null=True, blank=True)
