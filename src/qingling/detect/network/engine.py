@@ -37,16 +37,19 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
     p_ev: dict[int, str] = {}
     has_payload = pc.or_kleene(
         pc.or_kleene(pc.is_valid(flows["methods_fwd"]), pc.is_valid(flows["methods_rev"])),
-        pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False), pc.is_valid(flows["alert"])),
+        pc.or_kleene(pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False),
+                                  pc.is_valid(flows["share_fwd"])), pc.is_valid(flows["alert"])),
     )
     idx = pc.indices_nonzero(has_payload).to_numpy()
     if len(idx):
         sub = flows.take(pa.array(idx)).select(
-            ["methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent", "alert"]
+            ["methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent",
+             "share_fwd", "share_ack_rev", "alert"]
         ).to_pylist()
         for i, r in zip(idx, sub, strict=True):
             s, ev = payload_score(r["methods_fwd"], r["methods_rev"], r["rpc_reply_rev"],
-                                  r["pool_job_rev"], r["login_agent"])
+                                  r["pool_job_rev"], r["login_agent"], r["share_fwd"],
+                                  r["share_ack_rev"])
             alert = r["alert"]
             if alert and "coin" in alert.lower() and s < 0.9:
                 s, ev = 0.9, f"IDS alert: {alert}"

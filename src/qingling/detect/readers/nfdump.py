@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from qingling.detect.readers.common import ReaderError, ReadStats
 from qingling.detect.readers.netflow import orient
+from qingling.detect.readers.orientation import InternalNets
 from qingling.detect.schema import flows_table
 
 ALIASES = {
@@ -44,8 +45,10 @@ def _time(text: str) -> float:
     raise ValueError(f"not a time: {text!r}")
 
 
-def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
+def read_nfdump(path: Path, stats: ReadStats | None = None,
+                internal: InternalNets | None = None) -> pa.Table:
     stats = stats or ReadStats(str(path))
+    internal = internal or InternalNets.from_env()
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader, [])]
@@ -80,7 +83,7 @@ def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
                     "packets": int(float(cells[index["packets"]])) if "packets" in index else None,
                     "octets": int(float(cells[index["octets"]])) if "octets" in index else None,
                     "start": start, "end": end,
-                }, "nfdump"))
+                }, "nfdump", internal))
             except (ValueError, IndexError) as exc:
                 stats.bad += 1
                 if len(stats.notes) < 5:
