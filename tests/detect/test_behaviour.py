@@ -13,9 +13,12 @@ from qingling.cli import main as qingling
 from qingling.detect.engines import Engine, connect
 from qingling.detect.network.config import NetworkConfig, read_excluded
 from qingling.detect.network.engine import detect_network
+from qingling.detect.readers.common import ReadStats
+from qingling.detect.readers.nfdump import read_nfdump
+from qingling.detect.readers.orientation import InternalNets
 from qingling.detect.readers.pcap import read_pcap
 from qingling.detect.schema import conform, flows_table
-from qingling.detect.synth import synth_flows
+from qingling.detect.synth import synth_flows, write_nfdump
 from tests.detect.conftest import MINING, needs_shared, record
 
 BENIGN_PORTS = {1883, 8883, 6633, 6653, 5060, 5061}
@@ -131,3 +134,22 @@ def test_no_real_pool_session_is_taken_for_a_benign_shape() -> None:
         pairs = detect_network(flow_only, connect("duckdb")).pairs
         long = pairs.filter(pc.greater_equal(pairs["active_s"], 60.0)).to_pylist()
         assert [r for r in long if r["label"]] == [], capture.name
+
+
+def test_miners_on_high_pool_ports_survive_one_way_netflow_records(tmp_path: Path) -> None:
+    flows, truth = synth_flows(20_000, 24, seed=3)
+    export = tmp_path / "day.csv"
+    write_nfdump(flows, export)
+    read = read_nfdump(export, ReadStats("nf"), internal=InternalNets.parse("private"))
+    rows = {key(r): r for r in detect_network(read, connect("duckdb")).pairs.to_pylist()}
+    high = [t for t in truth.to_pylist() if t["dst_port"] >= 32768]
+    assert len(high) == 5
+    for t in truth.to_pylist():
+        r = rows[(t["src_ip"], t["dst_ip"], t["dst_port"])]
+        assert r["verdict"] in ("mining", "suspicious"), t
+        # Both directions summed on the miner's pair: nothing left on a reversed one.
+        assert r["packets"] == sum(
+            f["packets_fwd"] + f["packets_rev"] for f in flows.filter(
+                pc.and_(pc.equal(flows["src_ip"], t["src_ip"]),
+                        pc.equal(flows["dst_port"], t["dst_port"]))).to_pylist())
+    assert not [k for k in rows if k[0] in {t["dst_ip"] for t in truth.to_pylist()}]

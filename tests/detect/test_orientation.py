@@ -14,7 +14,8 @@ from qingling.detect.readers.nfdump import read_nfdump
 from qingling.detect.readers.orientation import InternalNets, first_is_client
 from qingling.detect.readers.pcap import read_pcap
 from qingling.detect.readers.zeek import read_zeek
-from tests.detect.conftest import SHARED, needs_shared, rewrite_capture
+from qingling.detect.recut import rewrite_capture
+from tests.detect.conftest import SHARED, needs_shared
 
 PRIVATE = InternalNets.parse("private")
 # Single real pool sessions, and a pool port in Linux's client range for each.

@@ -14,7 +14,8 @@ from qingling.detect.network.engine import detect_network
 from qingling.detect.network.payload import StreamEvidence, payload_score, share_dialect
 from qingling.detect.readers.orientation import InternalNets
 from qingling.detect.readers.pcap import read_pcap
-from tests.detect.conftest import SHARED, needs_shared, rewrite_capture, submit_only_window
+from qingling.detect.recut import rewrite_capture, submit_only_window
+from tests.detect.conftest import SHARED, needs_shared
 
 XMR_CAPTURE = SHARED / "mining" / "ndpi_mining.pcapng"  # its XMR session: pool on 9050
 NONCE, RESULT = "98024001", "c9be9381a68d533c059d614d961e0534d7d8785dd5c339c2f959" + "0" * 12

@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -194,3 +195,28 @@ def _table(parts: list[dict[str, object]]) -> pa.Table:
         tables.append(conform(pa.table(cols)))
     out = pa.concat_tables(tables)
     return out.sort_by("ts_start")
+
+
+def write_nfdump(flows: pa.Table, path: Path, seed: int = 1) -> None:
+    """The flows as a carrier's exporter reports them: nfdump CSV, one one-way record per
+    direction (the server's answer a record of its own, with its ports first), in shuffled
+    order, with no word on who opened the connection."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    lines = []
+    for r in flows.select(["ts_start", "ts_end", "src_ip", "dst_ip", "src_port", "dst_port",
+                           "proto", "packets_fwd", "packets_rev", "bytes_fwd",
+                           "bytes_rev"]).to_pylist():
+        t0, t1 = (f"{r[c]:%Y-%m-%d %H:%M:%S.%f}"[:-3] for c in ("ts_start", "ts_end"))
+        proto = str(r["proto"]).upper()
+        lines.append([t0, t1, r["src_ip"], r["dst_ip"], r["src_port"], r["dst_port"], proto,
+                      ".AP...", r["packets_fwd"], r["bytes_fwd"]])
+        if r["packets_rev"]:
+            lines.append([t0, t1, r["dst_ip"], r["src_ip"], r["dst_port"], r["src_port"], proto,
+                          ".AP...", r["packets_rev"], r["bytes_rev"]])
+    order = rng.permutation(len(lines))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["ts", "te", "sa", "da", "sp", "dp", "pr", "flg", "ipkt", "ibyt"])
+        out.writerows(lines[i] for i in order)
