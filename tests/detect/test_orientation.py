@@ -3,6 +3,8 @@ ports — on real captures handed over mid-session with the pool on a high port.
 
 from __future__ import annotations
 
+import socket
+import struct
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from qingling.detect.engines import connect
 from qingling.detect.network.engine import detect_network
 from qingling.detect.readers.common import ReaderError, ReadStats
+from qingling.detect.readers.netflow import Decoder
 from qingling.detect.readers.nfdump import read_nfdump
 from qingling.detect.readers.orientation import InternalNets, first_is_client
 from qingling.detect.readers.pcap import read_pcap
@@ -118,7 +121,41 @@ def test_zeek_keeps_its_originator_only_when_it_saw_the_handshake(tmp_path: Path
     assert (opened["src_ip"], opened["dst_port"]) == ("185.71.66.20", 40000)
 
 
-def test_a_missing_capture_is_a_clear_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_capture_is_named_in_the_error(tmp_path: Path) -> None:
     (tmp_path / "x.pcap").write_bytes(b"not a capture at all")
     with pytest.raises(ReaderError, match="not a pcap"):
         read_pcap(tmp_path / "x.pcap", internal=PRIVATE)
+
+
+def ipfix_biflow(direction: int | None) -> bytes:
+    """One IPFIX message: a template and an RFC 5103 biflow record from the pool's side
+    (185.71.66.20:45700 → 203.0.113.5:40000), with biflowDirection when given."""
+    fields = [(8, 4, 0), (12, 4, 0), (7, 2, 0), (11, 2, 0), (4, 1, 0), (2, 4, 0), (1, 4, 0),
+              (2, 4, 29305), (1, 4, 29305)]
+    if direction is not None:
+        fields.append((239, 1, 0))
+    spec = b"".join(struct.pack("!HH", f | 0x8000, n) + struct.pack("!I", pen) if pen
+                    else struct.pack("!HH", f, n) for f, n, pen in fields)
+    tpl = struct.pack("!HH", 256, len(fields)) + spec
+    rec = (socket.inet_aton("185.71.66.20") + socket.inet_aton("203.0.113.5")
+           + struct.pack("!HHB", 45700, 40000, 6) + struct.pack("!IIII", 30, 9000, 40, 5000))
+    if direction is not None:
+        rec += struct.pack("!B", direction)
+    sets = (struct.pack("!HH", 2, 4 + len(tpl)) + tpl
+            + struct.pack("!HH", 256, 4 + len(rec)) + rec)
+    return struct.pack("!HHIII", 10, 16 + len(sets), 1763596800, 1, 0) + sets
+
+
+def test_an_exporters_biflow_direction_comes_before_the_ports() -> None:
+    nowhere = InternalNets.parse("192.0.2.0/24")  # neither end inside: only words and ports
+    said = Decoder(ReadStats("ipfix"), nowhere)
+    said.feed("192.0.2.1", ipfix_biflow(2))  # 2: the destination opened the connection
+    (row,) = said.rows
+    assert (row["src_ip"], row["dst_ip"], row["dst_port"]) == ("203.0.113.5", "185.71.66.20",
+                                                              45700)
+    # The reverse counts are the miner's own packets, the forward ones the pool's.
+    assert (row["packets_fwd"], row["bytes_fwd"], row["packets_rev"], row["bytes_rev"]) == (
+        40, 5000, 30, 9000)
+    silent = Decoder(ReadStats("ipfix"), nowhere)
+    silent.feed("192.0.2.1", ipfix_biflow(None))
+    assert silent.rows[0]["src_ip"] == "185.71.66.20"  # ports alone guess the higher one
