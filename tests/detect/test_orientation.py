@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from qingling.cli import main as qingling
 from qingling.detect.engines import connect
 from qingling.detect.network.engine import detect_network
 from qingling.detect.readers.common import ReaderError, ReadStats
@@ -159,3 +160,15 @@ def test_an_exporters_biflow_direction_comes_before_the_ports() -> None:
     silent = Decoder(ReadStats("ipfix"), nowhere)
     silent.feed("192.0.2.1", ipfix_biflow(None))
     assert silent.rows[0]["src_ip"] == "185.71.66.20"  # ports alone guess the higher one
+
+
+@needs_shared
+def test_the_cli_refuses_bad_internal_ranges_by_name(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("QINGLING_INTERNAL_NETS", "private,10.0.0.0/33")
+    capture = SHARED / "mining" / SESSIONS[0][0]
+    assert qingling(["detect", "network", str(capture), "--out",
+                     str(tmp_path / "v.csv")]) == 2
+    assert "QINGLING_INTERNAL_NETS: '10.0.0.0/33' is not an address range" in (
+        capsys.readouterr().err)

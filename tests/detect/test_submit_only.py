@@ -81,11 +81,12 @@ def test_lookalike_submits_are_not_shares(message: dict[str, object]) -> None:
 
 def test_a_share_is_mining_alone_and_its_accept_makes_it_certain() -> None:
     cfg = NetworkConfig()
-    alone, _ = payload_score("submit", None, False, False, None, "monero", False)
-    accepted, text = payload_score("submit", None, True, False, None, "monero", True)
+    alone, _ = payload_score("submit", None, False, False, None, share_fwd="monero")
+    accepted, text = payload_score("submit", None, True, False, None, share_fwd="monero",
+                                   share_ack_rev=True)
     assert cfg.mining_at <= alone < accepted == 1.0 and "accepted" in text
     # A shapeless "submit" answered by JSON-RPC stays weak, as before.
-    assert payload_score("submit", None, True, False, None, None, False)[0] < cfg.suspicious_at
+    assert payload_score("submit", None, True, False, None)[0] < cfg.suspicious_at
 
 
 def test_a_share_split_from_its_line_or_cut_by_the_window_is_not_guessed() -> None:

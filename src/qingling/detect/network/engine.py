@@ -48,8 +48,8 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
         ).to_pylist()
         for i, r in zip(idx, sub, strict=True):
             s, ev = payload_score(r["methods_fwd"], r["methods_rev"], r["rpc_reply_rev"],
-                                  r["pool_job_rev"], r["login_agent"], r["share_fwd"],
-                                  r["share_ack_rev"])
+                                  r["pool_job_rev"], r["login_agent"],
+                                  share_fwd=r["share_fwd"], share_ack_rev=r["share_ack_rev"])
             alert = r["alert"]
             if alert and "coin" in alert.lower() and s < 0.9:
                 s, ev = 0.9, f"IDS alert: {alert}"

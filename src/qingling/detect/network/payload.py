@@ -146,7 +146,7 @@ SHARE_TEXT = {"monero": "Monero share submissions (job_id, 8-hex nonce, 64-hex r
 
 
 def payload_score(methods_fwd: str | None, methods_rev: str | None, reply_rev: bool | None,
-                  pool_job_rev: bool | None, login_agent: str | None,
+                  pool_job_rev: bool | None, login_agent: str | None, *,
                   share_fwd: str | None = None,
                   share_ack_rev: bool | None = None) -> tuple[float, str]:
     """Sub-score in [0, 1] and the evidence behind it, for one flow."""
