@@ -136,11 +136,15 @@ def test_no_real_pool_session_is_taken_for_a_benign_shape() -> None:
         assert [r for r in long if r["label"]] == [], capture.name
 
 
-def test_miners_on_high_pool_ports_survive_one_way_netflow_records(tmp_path: Path) -> None:
+@pytest.mark.parametrize("inside", ["private", "192.0.2.0/24"],
+                         ids=["city-ranges-known", "no-city-ranges"])
+def test_miners_on_high_pool_ports_survive_one_way_netflow_records(
+        tmp_path: Path, inside: str) -> None:
+    # Without the city's ranges, the pool is the end every reconnect meets.
     flows, truth = synth_flows(20_000, 24, seed=3)
     export = tmp_path / "day.csv"
     write_nfdump(flows, export)
-    read = read_nfdump(export, ReadStats("nf"), internal=InternalNets.parse("private"))
+    read = read_nfdump(export, ReadStats("nf"), internal=InternalNets.parse(inside))
     rows = {key(r): r for r in detect_network(read, connect("duckdb")).pairs.to_pylist()}
     high = [t for t in truth.to_pylist() if t["dst_port"] >= 32768]
     assert len(high) == 5

@@ -15,7 +15,7 @@ from qingling.detect.network.engine import detect_network
 from qingling.detect.readers.common import ReaderError, ReadStats
 from qingling.detect.readers.netflow import Decoder
 from qingling.detect.readers.nfdump import read_nfdump
-from qingling.detect.readers.orientation import InternalNets, first_is_client
+from qingling.detect.readers.orientation import InternalNets, first_is_client, settle
 from qingling.detect.readers.pcap import read_pcap
 from qingling.detect.readers.zeek import read_zeek
 from qingling.detect.recut import rewrite_capture
@@ -172,3 +172,20 @@ def test_the_cli_refuses_bad_internal_ranges_by_name(
                      str(tmp_path / "v.csv")]) == 2
     assert "QINGLING_INTERNAL_NETS: '10.0.0.0/33' is not an address range" in (
         capsys.readouterr().err)
+
+
+def test_a_port_guess_is_turned_round_when_the_other_end_meets_more_peers() -> None:
+    def row(src: str, sport: int, dst: str, dport: int) -> dict[str, object]:
+        return {"src_ip": src, "src_port": sport, "dst_ip": dst, "dst_port": dport,
+                "proto": "tcp", "packets_fwd": 10, "packets_rev": 20, "bytes_fwd": 1000,
+                "bytes_rev": 4000}
+
+    # Three reconnects from a miner, each guessed the wrong way round by their ports, and
+    # one row an opening placed: only guesses are turned.
+    rows = [row("198.51.100.1", 45700, "203.0.113.5", p) for p in (40001, 40002, 40003)]
+    rows.append(row("198.51.100.1", 45700, "203.0.113.6", 40001))
+    turned = settle(rows, [True, True, True, False])
+    assert turned == 3
+    assert {(r["src_ip"], r["dst_port"]) for r in rows[:3]} == {("203.0.113.5", 45700)}
+    assert (rows[0]["packets_fwd"], rows[0]["bytes_rev"]) == (20, 1000)
+    assert rows[3]["src_ip"] == "198.51.100.1"

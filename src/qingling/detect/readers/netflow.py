@@ -25,7 +25,7 @@ import dpkt
 import pyarrow as pa
 
 from qingling.detect.readers.common import ReadStats
-from qingling.detect.readers.orientation import InternalNets, first_is_client
+from qingling.detect.readers.orientation import InternalNets, decide, settle
 from qingling.detect.readers.pcap import PROTO, _ip_of, open_packets
 from qingling.detect.schema import flows_table
 
@@ -63,6 +63,7 @@ class Decoder:
         default_factory=dict)
     pending_count: int = 0
     rows: list[dict[str, object]] = field(default_factory=list)
+    guessed: list[bool] = field(default_factory=list)  # per row: only ports said the side
     no_template: int = 0
 
     def feed(self, exporter: str, data: bytes) -> None:
@@ -222,14 +223,18 @@ class Decoder:
         })
 
     def _emit(self, r: dict[str, Any]) -> None:
-        self.rows.append(orient(r, "netflow", self.internal))
+        row, guessed = orient(r, "netflow", self.internal)
+        self.rows.append(row)
+        self.guessed.append(guessed)
 
 
-def orient(r: dict[str, Any], source: str, internal: InternalNets) -> dict[str, object]:
-    """An export record as a canonical row seen from the client. ``r["initiator"]`` is the
-    exporter's word (True: the source opened the connection), None or absent when it has
-    none; ``rpackets``/``roctets`` are a biflow's reverse counts."""
-    src_client = first_is_client((r["src"], r["sport"]), (r["dst"], r["dport"]), internal,
+def orient(r: dict[str, Any], source: str,
+           internal: InternalNets) -> tuple[dict[str, object], bool]:
+    """An export record as a canonical row seen from the client, and whether only a port
+    guess placed it (``orientation.settle`` may turn it round once the input is read).
+    ``r["initiator"]`` is the exporter's word (True: the source opened the connection),
+    None or absent when it has none; ``rpackets``/``roctets`` are a biflow's reverse counts."""
+    src_client, guessed = decide((r["src"], r["sport"]), (r["dst"], r["dport"]), internal,
                                  r.get("initiator"))
     reverse = not src_client
     client, cport, server, sport = ((r["dst"], r["dport"], r["src"], r["sport"]) if reverse
@@ -253,7 +258,7 @@ def orient(r: dict[str, Any], source: str, internal: InternalNets) -> dict[str, 
         "tcp_flags": r.get("flags"),
         "source": source,
     }
-    return row
+    return row, guessed
 
 
 def read_export_pcap(path: Path, stats: ReadStats | None = None,
@@ -274,6 +279,7 @@ def read_export_pcap(path: Path, stats: ReadStats | None = None,
 
 
 def _finish(dec: Decoder) -> None:
+    settle(dec.rows, dec.guessed)
     if dec.pending_count:
         dec.no_template += sum(len(v) for v in dec.pending.values())
         dec.pending.clear()

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from qingling.detect.readers.common import ReaderError, ReadStats
 from qingling.detect.readers.netflow import orient
-from qingling.detect.readers.orientation import InternalNets
+from qingling.detect.readers.orientation import InternalNets, settle
 from qingling.detect.schema import flows_table
 
 ALIASES = {
@@ -62,6 +62,7 @@ def read_nfdump(path: Path, stats: ReadStats | None = None,
         if missing:
             raise ReaderError(f"{path}: not nfdump CSV (missing {', '.join(missing)} columns)")
         rows = []
+        guessed = []
         for line_no, cells in enumerate(reader, start=2):
             if not cells or cells[0].strip().lower() in ("summary", "flows"):
                 break  # the summary block
@@ -74,7 +75,7 @@ def read_nfdump(path: Path, stats: ReadStats | None = None,
                     flags |= FLAG_BITS.get(ch, 0)
                 start = _time(cells[index["start"]])
                 end = _time(cells[index["end"]]) if "end" in index else start
-                rows.append(orient({
+                row, guess = orient({
                     "src": cells[index["src"]].strip(), "dst": cells[index["dst"]].strip(),
                     "sport": int(float(cells[index["sport"]])),
                     "dport": int(float(cells[index["dport"]])),
@@ -83,9 +84,12 @@ def read_nfdump(path: Path, stats: ReadStats | None = None,
                     "packets": int(float(cells[index["packets"]])) if "packets" in index else None,
                     "octets": int(float(cells[index["octets"]])) if "octets" in index else None,
                     "start": start, "end": end,
-                }, "nfdump", internal))
+                }, "nfdump", internal)
+                rows.append(row)
+                guessed.append(guess)
             except (ValueError, IndexError) as exc:
                 stats.bad += 1
                 if len(stats.notes) < 5:
                     stats.notes.append(f"line {line_no}: {exc}")
+    settle(rows, guessed)
     return flows_table(rows)

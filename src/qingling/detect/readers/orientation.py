@@ -12,7 +12,9 @@ ones are silent:
    statement (a city web server answering on 443 is not a client of its visitors);
 4. the internal address ranges (``QINGLING_INTERNAL_NETS``): a city host talking to an
    outside address is the client;
-5. port guesses, last: a known pool or server port, then the ephemeral range. Pools listen
+5. flow exports only: which end meets more distinct peers over the whole input (``settle``):
+   a pool is met by every reconnect and every miner, a miner's port by one pool;
+6. port guesses, last: a known pool or server port, then the ephemeral range. Pools listen
    on 45700, 45560 or 33333 too, which is why ports come last.
 """
 
@@ -20,7 +22,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable, Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 
@@ -99,15 +102,49 @@ def first_is_client(a: tuple[str, int], b: tuple[str, int], internal: InternalNe
     ``opening`` is what the opening or the protocol said (True: a is the client), None when
     they were silent; then system ports, the internal ranges and port guesses decide.
     """
+    return decide(a, b, internal, opening)[0]
+
+
+def decide(a: tuple[str, int], b: tuple[str, int], internal: InternalNets,
+           opening: bool | None = None) -> tuple[bool, bool]:
+    """(a is the client, only the port guess said so)."""
     if opening is not None:
-        return opening
+        return opening, False
     (a_ip, a_port), (b_ip, b_port) = a, b
     if (a_port < 1024) != (b_port < 1024):
-        return b_port < 1024
+        return b_port < 1024, False
     a_in, b_in = a_ip in internal, b_ip in internal
     if a_in != b_in:
-        return a_in
-    return _by_ports(a_port, b_port)
+        return a_in, False
+    return _by_ports(a_port, b_port), True
+
+
+SWAP = (("src_ip", "dst_ip"), ("src_port", "dst_port"), ("packets_fwd", "packets_rev"),
+        ("bytes_fwd", "bytes_rev"))
+
+
+def settle(rows: Sequence[MutableMapping[str, object]], guessed: Sequence[bool]) -> int:
+    """Turn round the canonical rows whose side was only a port guess when their client's
+    end meets more distinct peers in the input than their server's: a server is met by
+    every reconnect and every client, a client's port by its one server. Returns how many
+    were turned."""
+    peers: defaultdict[tuple[object, ...], set[tuple[object, ...]]] = defaultdict(set)
+    for r in rows:
+        src, dst = (r["src_ip"], r["src_port"], r["proto"]), (r["dst_ip"], r["dst_port"],
+                                                             r["proto"])
+        peers[src].add(dst)
+        peers[dst].add(src)
+    turned = 0
+    for r, guess in zip(rows, guessed, strict=True):
+        if not guess:
+            continue
+        src = (r["src_ip"], r["src_port"], r["proto"])
+        dst = (r["dst_ip"], r["dst_port"], r["proto"])
+        if len(peers[src]) > len(peers[dst]):
+            for x, y in SWAP:
+                r[x], r[y] = r[y], r[x]
+            turned += 1
+    return turned
 
 
 def _by_ports(a_port: int, b_port: int) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from qingling.detect.readers.common import ReaderError, ReadStats, json_lines
-from qingling.detect.readers.orientation import InternalNets, first_is_client
+from qingling.detect.readers.orientation import InternalNets, decide, settle
 from qingling.detect.schema import flows_table
 
 UNSET = {"-", "(empty)", ""}
@@ -79,7 +79,7 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def _orig_is_client(r: dict[str, Any], internal: InternalNets) -> bool:
+def _orig_is_client(r: dict[str, Any], internal: InternalNets) -> tuple[bool, bool]:
     proto = (r.get("proto") or "").lower()
     history = r.get("history") or ""
     # S: the originator's SYN, h: the responder's SYN-ACK. Without either (or without a
@@ -87,7 +87,7 @@ def _orig_is_client(r: dict[str, Any], internal: InternalNets) -> bool:
     seen = proto != "tcp" or "S" in history or "h" in history
     orig = (r["id.orig_h"], int(_num(r.get("id.orig_p")) or 0))
     resp = (r["id.resp_h"], int(_num(r.get("id.resp_p")) or 0))
-    return first_is_client(orig, resp, internal, True if seen else None)
+    return decide(orig, resp, internal, True if seen else None)
 
 
 def read_zeek(paths: list[Path], stats: ReadStats | None = None,
@@ -115,6 +115,7 @@ def read_zeek(paths: list[Path], stats: ReadStats | None = None,
             else:
                 stats.skipped += 1
     rows = []
+    guessed = []
     for r in conns:
         ts, dur = _num(r.get("ts")), _num(r.get("duration")) or 0.0
         if ts is None or not r.get("id.orig_h") or not r.get("id.resp_h"):
@@ -125,8 +126,10 @@ def read_zeek(paths: list[Path], stats: ReadStats | None = None,
                  _int(r.get("orig_ip_bytes"))),
                 (r["id.resp_h"], int(_num(r.get("id.resp_p")) or 0), _int(r.get("resp_pkts")),
                  _int(r.get("resp_ip_bytes")))]
-        if not _orig_is_client(r, internal):
+        orig_client, guess = _orig_is_client(r, internal)
+        if not orig_client:
             ends.reverse()
+        guessed.append(guess)
         (client, cport, cpk, cby), (server, sport, spk, sby) = ends
         rows.append({
             "ts_start": datetime.fromtimestamp(ts, UTC),
@@ -135,9 +138,11 @@ def read_zeek(paths: list[Path], stats: ReadStats | None = None,
             "proto": (r.get("proto") or "").lower(),
             "packets_fwd": cpk, "packets_rev": spk, "bytes_fwd": cby, "bytes_rev": sby,
             "tls_sni": sni.get(uid), "http_host": host.get(uid),
-            "dns_name": resolved.get((client, server)),
             "source": "zeek",
         })
+    settle(rows, guessed)
+    for row in rows:  # the name the client resolved, once its side is settled
+        row["dns_name"] = resolved.get((str(row["src_ip"]), str(row["dst_ip"])))
     return flows_table(rows)
 
 
