@@ -220,20 +220,20 @@ def captures() -> None:
     else:
         print("  (nfstream not installed: pip install nfstream to compare)")
     # Flow features alone, on the long pool sessions: a carrier's NetFlow has no payload.
-    long_total = long_hit = 0
-    nf_long = 0
-    for p in mining:
-        rows = detect_network(flow_only(tables[p]), eng).pairs.to_pylist()
-        for r in rows:
-            k = (r["src_ip"], r["dst_ip"], r["dst_port"])
-            if k in truth[p] and r["active_s"] >= LONG_S:
-                long_total += 1
-                long_hit += r["verdict"] in ("mining", "suspicious")
-                nf_long += k in nf.get(p, set())
-    nf_text = (f"; nDPI (with payload) on the same sessions {nf_long}/{long_total}"
-               if nf_s is not None else "")
-    print(f"  flow-only recall on pool sessions of {LONG_S:.0f} s or more: "
-          f"{long_hit}/{long_total} (mining or suspicious){nf_text}")
+    flow_rows = {p: detect_network(flow_only(tables[p]), eng).pairs.to_pylist() for p in mining}
+    for least in (LONG_S, 900.0):
+        total = hit = nf_long = 0
+        for p in mining:
+            for r in flow_rows[p]:
+                k = (r["src_ip"], r["dst_ip"], r["dst_port"])
+                if k in truth[p] and r["active_s"] >= least:
+                    total += 1
+                    hit += r["verdict"] in ("mining", "suspicious")
+                    nf_long += k in nf.get(p, set())
+        nf_text = (f"; nDPI (with payload) on the same sessions {nf_long}/{total}"
+                   if nf_s is not None else "")
+        print(f"  flow-only recall on pool sessions of {least:.0f} s or more: "
+              f"{hit}/{total} (mining or suspicious){nf_text}")
     benign_rows = [r for r in detect_network(pa.concat_tables([tables[p] for p in benign]),
                                              eng).pairs.to_pylist()]
     sus = sum(r["verdict"] == "suspicious" for r in benign_rows)
