@@ -7,6 +7,7 @@ import socket
 import struct
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from qingling.cli import main as qingling
@@ -189,3 +190,24 @@ def test_a_port_guess_is_turned_round_when_the_other_end_meets_more_peers() -> N
     assert {(r["src_ip"], r["dst_port"]) for r in rows[:3]} == {("203.0.113.5", 45700)}
     assert (rows[0]["packets_fwd"], rows[0]["bytes_rev"]) == (20, 1000)
     assert rows[3]["src_ip"] == "198.51.100.1"
+
+
+@needs_shared
+def test_an_unreadable_mid_session_capture_keeps_the_city_host_as_client(
+        tmp_path: Path) -> None:
+    # The real XMR session as TLS would leave it, picked up mid-session, pool on 45700 and
+    # the miner's port below it: no opening, no protocol, ports point the wrong way.
+    capture = rewrite_capture(SHARED / "mining" / "ndpi_mining.pcapng", tmp_path / "x.pcap",
+                              ports={9050: 45700, 55190: 44000}, drop_syn=True,
+                              unreadable=True)
+    flows = read_pcap(capture, internal=PRIVATE)
+    assert not [r for r in flows.to_pylist() if r["methods_fwd"] or r["methods_rev"]]
+    r = next(r for r in detect_network(flows, connect("duckdb")).pairs.to_pylist()
+             if "178.32.196.217" in (r["src_ip"], r["dst_ip"]))
+    assert (r["src_ip"], r["dst_port"]) == ("192.168.2.92", 45700)
+    assert r["verdict"] == "suspicious" and r["behaviour"] > 0.9  # the pool's pushes
+    (session,) = [f for f in flows.to_pylist() if f["dst_port"] == 45700]
+    # Pushes timed on the pool's side (jobs every 30-90 s, accepts), not the miner's.
+    assert session["push_iat_median"] == pytest.approx(
+        read_pcap(SHARED / "mining" / "ndpi_mining.pcapng", internal=PRIVATE).filter(
+            pc.equal(pc.field("dst_port"), 9050)).to_pylist()[0]["push_iat_median"])

@@ -5,6 +5,7 @@ these, instead of writing packets by hand."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import dpkt
@@ -13,12 +14,16 @@ from qingling.detect.readers.pcap import _ip_of, open_packets
 
 
 def rewrite_capture(source: Path, out: Path, *, ports: dict[int, int] | None = None,
-                    drop_syn: bool = False, window: tuple[float, float] | None = None) -> Path:
+                    drop_syn: bool = False, window: tuple[float, float] | None = None,
+                    unreadable: bool = False) -> Path:
     """A copy of a real capture as a carrier might hand it over: TCP ports renumbered
     (``ports``: old → new, either side), the openings removed (``drop_syn``: the capture
-    starts mid-session), or only the packets within ``window`` (seconds from the first
-    packet). Written as classic pcap with the capture's link type."""
+    starts mid-session), only the packets within ``window`` (seconds from the first
+    packet), or every TCP payload replaced by as many bytes of noise (``unreadable``: as
+    TLS or a proxy leaves it; sizes and timing are kept). Written as classic pcap with the
+    capture's link type."""
     ports = ports or {}
+    noise = random.Random(0)
     packets, linktype, fh = open_packets(source)
     with fh, out.open("wb") as sink:
         writer = dpkt.pcap.Writer(sink, linktype=linktype)
@@ -32,9 +37,11 @@ def rewrite_capture(source: Path, out: Path, *, ports: dict[int, int] | None = N
             if isinstance(tcp, dpkt.tcp.TCP):
                 if drop_syn and tcp.flags & dpkt.tcp.TH_SYN:
                     continue
-                if tcp.sport in ports or tcp.dport in ports:
+                if tcp.sport in ports or tcp.dport in ports or (unreadable and tcp.data):
                     tcp.sport = ports.get(tcp.sport, tcp.sport)
                     tcp.dport = ports.get(tcp.dport, tcp.dport)
+                    if unreadable and tcp.data:
+                        tcp.data = bytes(noise.getrandbits(8) for _ in range(len(tcp.data)))
                     tcp.sum = 0  # recomputed when packed
                     buf = bytes(ip) if linktype in (101, 12, 14, 228, 229) else _relink(
                         buf, linktype, ip)
