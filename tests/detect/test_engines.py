@@ -3,28 +3,13 @@ hand-computed oracle."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pyarrow as pa
 
 from qingling.detect.engines import Engine, connect
 from qingling.detect.network.engine import detect_network
 from qingling.detect.readers.pcap import read_pcap
 from qingling.detect.schema import flows_table
-from tests.detect.conftest import BENIGN, MINING, needs_shared
-
-T0 = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
-
-
-def record(start_s: float, end_s: float, **kw: object) -> dict[str, object]:
-    base: dict[str, object] = {
-        "ts_start": T0 + timedelta(seconds=start_s), "ts_end": T0 + timedelta(seconds=end_s),
-        "src_ip": "10.1.1.1", "src_port": 50000, "dst_ip": "198.51.100.9", "dst_port": 3333,
-        "proto": "tcp", "packets_fwd": 60, "packets_rev": 60, "bytes_fwd": 6000,
-        "bytes_rev": 9000, "psh_ack_packets": 100, "source": "test",
-    }
-    base.update(kw)
-    return base
+from tests.detect.conftest import BENIGN, MINING, needs_shared, record
 
 
 def fixture_flows() -> pa.Table:

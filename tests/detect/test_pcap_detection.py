@@ -17,8 +17,8 @@ from tests.detect.conftest import BENIGN, MINING, needs_shared
 
 pytestmark = needs_shared
 PAYLOAD_COLUMNS = ["dns_name", "tls_sni", "http_host", "methods_fwd", "methods_rev",
-                   "rpc_reply_rev", "pool_job_rev", "login_agent", "push_iat_median",
-                   "push_iat_cv"]
+                   "rpc_reply_rev", "pool_job_rev", "login_agent", "share_fwd",
+                   "share_ack_rev", "push_iat_median", "push_iat_cv"]
 
 
 def pool_pairs(flows: pa.Table) -> set[tuple[str, str, int]]:

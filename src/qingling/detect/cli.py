@@ -38,6 +38,7 @@ def detect_network_main(argv: list[str]) -> int:
     from tqdm import tqdm
 
     from qingling.detect.engines import ENGINES, connect
+    from qingling.detect.network.config import NetworkConfig, read_excluded
     from qingling.detect.network.engine import INPUT_COLUMNS, detect_network
     from qingling.detect.network.names import PoolList
     from qingling.detect.readers import FORMATS, read_many
@@ -48,6 +49,8 @@ def detect_network_main(argv: list[str]) -> int:
     ap.add_argument("inputs", nargs="+", type=Path)
     ap.add_argument("--input-format", default="auto", choices=FORMATS)
     ap.add_argument("--pool-list", type=Path, help="CSV: name,kind,source,weight,as_of")
+    ap.add_argument("--excluded", type=Path,
+                    help="CSV: ip,port of remote endpoints the city excluded after triage")
     ap.add_argument("--engine", default="duckdb", choices=ENGINES)
     ap.add_argument("--out", type=Path, required=True, help="FILE.csv or FILE.parquet")
     args = ap.parse_args(argv)
@@ -63,6 +66,7 @@ def detect_network_main(argv: list[str]) -> int:
 
             flows = read_many(args.inputs, args.input_format, on_file=done, columns=INPUT_COLUMNS)
         pools = PoolList.load(args.pool_list) if args.pool_list else PoolList.load()
+        cfg = NetworkConfig(excluded=read_excluded(args.excluded) if args.excluded else ())
     except (ReaderError, ValueError) as exc:
         print(f"qingling detect network: {exc}", file=sys.stderr)
         return 2
@@ -71,7 +75,7 @@ def detect_network_main(argv: list[str]) -> int:
             print(s.summary(), file=sys.stderr)
         print("qingling detect network: no flows in the input", file=sys.stderr)
         return 1
-    result = detect_network(flows, connect(args.engine), pools=pools,
+    result = detect_network(flows, connect(args.engine), pools=pools, cfg=cfg,
                             say=lambda m: print(f"  … {m}", file=sys.stderr))
     keep = ["src_ip", "dst_ip", "dst_port", "proto", "first_seen", "last_seen", "verdict",
             "score", "layers", "evidence", "label", "flows", "sessions", "active_s", "packets",

@@ -1,6 +1,7 @@
 """The canonical flow schema: what every reader produces and the engine consumes.
 
-One row is one connection (or one exporter record of it) seen from its client:
+One row is one connection (or one exporter record of it) seen from its client (which side
+that is, is decided once for every reader in ``qingling.detect.readers.orientation``):
 
 | column | type | meaning |
 |---|---|---|
@@ -19,6 +20,8 @@ One row is one connection (or one exporter record of it) seen from its client:
 | rpc_reply_rev | bool | a JSON-RPC reply ({"id":…,"result"…}) seen server→client |
 | pool_job_rev | bool | pool-side job evidence ("job":{"blob" …) seen server→client |
 | login_agent | string | the "agent" of a login request (XMRig/…), if any |
+| share_fwd | string | dialect of a share submission sent client→server ("monero", "stratum", "ethereum") |
+| share_ack_rev | bool | a reply accepting a share ({"status":"OK"}, true) seen server→client |
 | push_iat_median, push_iat_cv | float64 | median (s) and CV of gaps between server messages |
 | alert | string | an IDS alert signature on this flow |
 | source | string | which reader made the row |
@@ -55,6 +58,8 @@ FLOW_SCHEMA = pa.schema(
         ("rpc_reply_rev", pa.bool_()),
         ("pool_job_rev", pa.bool_()),
         ("login_agent", pa.string()),
+        ("share_fwd", pa.string()),
+        ("share_ack_rev", pa.bool_()),
         ("push_iat_median", pa.float64()),
         ("push_iat_cv", pa.float64()),
         ("alert", pa.string()),

@@ -2,10 +2,13 @@
 
 Miners follow the behaviour measured on real ~24 h sessions (DETECTION.md A): per coin,
 packets per minute, bytes per packet, connections per day; some run all day and some part
-of it, some over TLS on 443 and a few of those with a pool SNI visible to DPI. Their
-sessions are cut by the exporter's active timeout, as NetFlow does. Background traffic
-includes hard negatives: persistent chat connections and IoT heartbeats that are long-lived
-with small packets too. Seeded: the same arguments write the same day.
+of it, some over TLS on 443 and a few of those with a pool SNI visible to DPI, some to
+pools listening in the client port range (45560, 45700, 33333). Their sessions are cut by
+the exporter's active timeout, as NetFlow does. Background traffic includes hard
+negatives that are long-lived with small packets too: persistent chat connections, IoT
+heartbeats (MQTT), peer-to-peer voice and chat keepalives on high ports, SDN controller
+echo keepalives (OpenFlow) and SIP registrations over TCP. Seeded: the same arguments
+write the same day.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -34,11 +38,11 @@ class Coin:
 
 
 COINS = (
-    Coin("XMR", 10, 110, 25, (3333, 4444, 14444, 5555), ("xmr-asia1.nanopool.org",
-                                                          "pool.supportxmr.com")),
+    Coin("XMR", 10, 110, 25, (3333, 4444, 14444, 5555, 45560, 45700),
+         ("xmr-asia1.nanopool.org", "pool.supportxmr.com")),
     Coin("BTC", 17, 85, 476, (3333, 25, 443), ("stratum.antpool.com", "btc.f2pool.com")),
     Coin("ETC", 30, 150, 5, (1010, 9999, 8008), ("etc.2miners.com", "etc-asia1.nanopool.org")),
-    Coin("RVN", 33, 140, 10, (6060, 3636, 4444), ("rvn.2miners.com", "rvn.f2pool.com")),
+    Coin("RVN", 33, 140, 10, (6060, 3636, 4444, 33333), ("rvn.2miners.com", "rvn.f2pool.com")),
 )
 
 
@@ -64,33 +68,49 @@ def synth_flows(rows: int, miners: int = 20, seed: int = 1,
     # Stable addresses per host id: 10.x.y.z inside the city.
     src = pc.take(_ips(np.full(hosts, 10), np.random.default_rng(seed + 1), hosts),
                   pa.array(host_ids))
-    kind = rng.choice(6, n_bg, p=[0.52, 0.2, 0.05, 0.08, 0.05, 0.10])
-    # 0 web, 1 dns, 2 streaming, 3 chat keep-alive, 4 IoT heartbeat, 5 other/UDP games
+    kind = rng.choice(9, n_bg, p=[0.50, 0.2, 0.05, 0.07, 0.05, 0.09, 0.02, 0.01, 0.01])
+    # 0 web, 1 dns, 2 streaming, 3 chat keep-alive, 4 IoT heartbeat (MQTT), 5 other/UDP
+    # games, 6 P2P voice/chat keepalive, 7 SDN controller echo, 8 SIP over TCP
+    long_lived = (kind == 3) | (kind == 4) | (kind >= 6)
     dur = np.select(
-        [kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
+        [kind == 0, kind == 1, kind == 2, long_lived],
         [rng.lognormal(1.5, 1.2, n_bg), rng.uniform(0, 0.2, n_bg), rng.uniform(60, 300, n_bg),
-         np.full(n_bg, float(ACTIVE_TIMEOUT_S)), np.full(n_bg, float(ACTIVE_TIMEOUT_S))],
+         np.full(n_bg, float(ACTIVE_TIMEOUT_S))],
         rng.lognormal(2.0, 1.5, n_bg))
     dur = np.minimum(dur, ACTIVE_TIMEOUT_S)
-    ppm = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
+    # Keepalive periods: P2P chat pings every 5-30 s, OpenFlow echo every 5 s (request,
+    # reply and their ACKs), SIP CRLF pings every 30 s plus re-registrations.
+    ppm = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4, kind == 6,
+                     kind == 7, kind == 8],
                     [rng.lognormal(5, 1, n_bg), np.full(n_bg, 60.0), rng.uniform(800, 3000, n_bg),
-                     rng.uniform(0.2, 1.5, n_bg), rng.uniform(2, 4, n_bg)],
+                     rng.uniform(0.2, 1.5, n_bg), rng.uniform(2, 4, n_bg),
+                     rng.uniform(4, 24, n_bg), rng.uniform(20, 48, n_bg),
+                     rng.uniform(4, 10, n_bg)],
                     rng.lognormal(3, 1.5, n_bg))
-    bpp = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
+    # Keepalive packets carry a few bytes: 52-60 B on the wire, a little more with the
+    # odd status message. SIP phones ping with CRLF (54 B) or OPTIONS (a ~450 B request,
+    # a ~400 B answer, each ACKed: ~240 B a packet on average).
+    bpp = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4, kind == 6,
+                     kind == 7, kind == 8],
                     [rng.uniform(300, 1200, n_bg), rng.uniform(60, 200, n_bg),
                      rng.uniform(1000, 1400, n_bg), rng.uniform(60, 120, n_bg),
-                     rng.uniform(60, 110, n_bg)],
+                     rng.uniform(60, 110, n_bg), rng.uniform(54, 68, n_bg),
+                     rng.uniform(60, 70, n_bg), rng.uniform(54, 240, n_bg)],
                     rng.uniform(80, 1000, n_bg))
+    # Answers are larger than requests, except keepalives, which echo what they get.
+    rev_size = np.where((kind >= 6), 1.0, 1.3)
     packets = np.maximum(1, (ppm * np.maximum(dur, 1) / 60).astype(np.int64))
-    port = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4],
+    port = np.select([kind == 0, kind == 1, kind == 2, kind == 3, kind == 4, kind == 6,
+                      kind == 7, kind == 8],
                      [rng.choice([443, 80], n_bg, p=[0.85, 0.15]), np.full(n_bg, 53),
                       np.full(n_bg, 443), rng.choice([443, 8080, 5222], n_bg),
-                      rng.choice([1883, 8883, 443], n_bg)],
+                      rng.choice([1883, 8883, 443], n_bg),
+                      10_000 + (host_ids * 7919) % 50_000, rng.choice([6653, 6633], n_bg),
+                      rng.choice([5060, 5061], n_bg)],
                      rng.integers(1024, 65535, n_bg))
     proto = np.where((kind == 1) | ((kind == 5) & (rng.random(n_bg) < 0.6)), "udp", "tcp")
-    # Chat and IoT hosts keep one server all day: the same remote per host.
-    dst_key = np.where((kind == 3) | (kind == 4), host_ids % 5000,
-                       rng.integers(0, 2_000_000, n_bg))
+    # Long-lived hosts keep one peer or server all day: the same remote per host.
+    dst_key = np.where(long_lived, host_ids % 5000, rng.integers(0, 2_000_000, n_bg))
     remotes = _ips(rng.integers(1, 223, 2_000_000), np.random.default_rng(seed + 2), 2_000_000)
     dst = pc.take(remotes, pa.array(dst_key))
     start = day0 + rng.uniform(0, DAY_S - 1, n_bg)
@@ -101,7 +121,7 @@ def synth_flows(rows: int, miners: int = 20, seed: int = 1,
         "packets_fwd": (packets * up).astype(np.int64),
         "packets_rev": (packets * (1 - up)).astype(np.int64),
         "bytes_fwd": (packets * up * bpp).astype(np.int64),
-        "bytes_rev": (packets * (1 - up) * bpp * 1.3).astype(np.int64),
+        "bytes_rev": (packets * (1 - up) * bpp * rev_size).astype(np.int64),
         "psh_ack_packets": (packets * rng.uniform(0.1, 0.6, n_bg)).astype(np.int64),
         "tls_sni": pa.nulls(n_bg, pa.string()),
     }
@@ -175,3 +195,28 @@ def _table(parts: list[dict[str, object]]) -> pa.Table:
         tables.append(conform(pa.table(cols)))
     out = pa.concat_tables(tables)
     return out.sort_by("ts_start")
+
+
+def write_nfdump(flows: pa.Table, path: Path, seed: int = 1) -> None:
+    """The flows as a carrier's exporter reports them: nfdump CSV, one one-way record per
+    direction (the server's answer a record of its own, with its ports first), in shuffled
+    order, with no word on who opened the connection."""
+    import csv
+
+    rng = np.random.default_rng(seed)
+    lines = []
+    for r in flows.select(["ts_start", "ts_end", "src_ip", "dst_ip", "src_port", "dst_port",
+                           "proto", "packets_fwd", "packets_rev", "bytes_fwd",
+                           "bytes_rev"]).to_pylist():
+        t0, t1 = (f"{r[c]:%Y-%m-%d %H:%M:%S.%f}"[:-3] for c in ("ts_start", "ts_end"))
+        proto = str(r["proto"]).upper()
+        lines.append([t0, t1, r["src_ip"], r["dst_ip"], r["src_port"], r["dst_port"], proto,
+                      ".AP...", r["packets_fwd"], r["bytes_fwd"]])
+        if r["packets_rev"]:
+            lines.append([t0, t1, r["dst_ip"], r["src_ip"], r["dst_port"], r["src_port"], proto,
+                          ".AP...", r["packets_rev"], r["bytes_rev"]])
+    order = rng.permutation(len(lines))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["ts", "te", "sa", "da", "sp", "dp", "pr", "flg", "ipkt", "ibyt"])
+        out.writerows(lines[i] for i in order)

@@ -37,16 +37,19 @@ def enrich(flows: pa.Table, pools: PoolList) -> pa.Table:
     p_ev: dict[int, str] = {}
     has_payload = pc.or_kleene(
         pc.or_kleene(pc.is_valid(flows["methods_fwd"]), pc.is_valid(flows["methods_rev"])),
-        pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False), pc.is_valid(flows["alert"])),
+        pc.or_kleene(pc.or_kleene(pc.fill_null(flows["pool_job_rev"], False),
+                                  pc.is_valid(flows["share_fwd"])), pc.is_valid(flows["alert"])),
     )
     idx = pc.indices_nonzero(has_payload).to_numpy()
     if len(idx):
         sub = flows.take(pa.array(idx)).select(
-            ["methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent", "alert"]
+            ["methods_fwd", "methods_rev", "rpc_reply_rev", "pool_job_rev", "login_agent",
+             "share_fwd", "share_ack_rev", "alert"]
         ).to_pylist()
         for i, r in zip(idx, sub, strict=True):
             s, ev = payload_score(r["methods_fwd"], r["methods_rev"], r["rpc_reply_rev"],
-                                  r["pool_job_rev"], r["login_agent"])
+                                  r["pool_job_rev"], r["login_agent"],
+                                  share_fwd=r["share_fwd"], share_ack_rev=r["share_ack_rev"])
             alert = r["alert"]
             if alert and "coin" in alert.lower() and s < 0.9:
                 s, ev = 0.9, f"IDS alert: {alert}"
@@ -105,6 +108,25 @@ def _band(x: Any, lo: float, hi: float) -> Any:
     return ibis.ifelse(x < lo, below, ibis.ifelse(x > hi, above, 1.0))
 
 
+def _benign(g: Any, cfg: NetworkConfig) -> Any:
+    """Why this pair's flow shape is no lead, as a label ("" when it may be one):
+    "excluded" (the city cleared the endpoint), "keepalive" (both directions carried
+    nothing bigger than keepalives) or "benign:<protocol>" (its port and packet size)."""
+    down_packets = g.packets - g.packets_up
+    both_ways = (g.packets_up > 0) & (down_packets > 0)
+    up_bpp = g.bytes_up / ibis.greatest(g.packets_up, 1.0)
+    down_bpp = (g.bytes - g.bytes_up) / ibis.greatest(down_packets, 1.0)
+    keepalive = both_ways & (ibis.greatest(up_bpp, down_bpp) <= cfg.keepalive_max_bpp)
+    label: Any = ibis.ifelse(keepalive, "keepalive", "")
+    for proto in reversed(cfg.benign_protocols):
+        label = ibis.ifelse(g.dst_port.isin(list(proto.ports)) & (g.bpp <= proto.max_bpp),
+                            f"benign:{proto.name}", label)
+    if cfg.excluded:
+        key = g.dst_ip.concat("|", g.dst_port.cast("string"))
+        label = ibis.ifelse(key.isin(cfg.excluded_keys()), "excluded", label)
+    return label
+
+
 def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     """Stitch exporter records, aggregate per (internal host, remote endpoint), fuse.
 
@@ -118,6 +140,8 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     t = t.mutate(
         pk=(t.packets_fwd.fill_null(0) + t.packets_rev.fill_null(0)).cast("float64"),
         by=(t.bytes_fwd.fill_null(0) + t.bytes_rev.fill_null(0)).cast("float64"),
+        pk_up=t.packets_fwd.fill_null(0).cast("float64"),
+        by_up=t.bytes_fwd.fill_null(0).cast("float64"),
         psh=t.psh_ack_packets.cast("float64"),
         dur=ibis.greatest(t.t1 - t.t0, 0.0),
     )
@@ -128,6 +152,8 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
         active_s=t.dur.sum(),
         packets=t.pk.sum().cast("int64"),
         bytes=t.by.sum().cast("int64"),
+        packets_up=t.pk_up.sum(),
+        bytes_up=t.by_up.sum(),
         psh=t.psh.sum(),
         push_iat=t.push_iat_median.mean(),
     )
@@ -187,16 +213,19 @@ def pairs_expr(t: Any, cfg: NetworkConfig) -> Any:
     # Too little traffic to judge a shape: no behaviour evidence at all.
     behaviour = ibis.ifelse((g.proto == "tcp") & (g.packets >= 10), raw_behaviour, 0.0)
     g = g.mutate(s_dur=s_dur, s_ppm=s_ppm, s_bpp=s_bpp, s_psh=s_psh, s_push=s_push,
-                 behaviour=behaviour)
+                 behaviour=behaviour, benign=_benign(g, cfg))
     node = g.dst_port.isin(list(cfg.node_ports)) & (g.payload < 1.0)
     shared = (g.src_ip.isin(list(cfg.shared_egress)) if cfg.shared_egress
               else ibis.literal(False))
+    # A known-benign shape or an excluded endpoint keeps its behaviour column (explained)
+    # but it counts for nothing: payload and names still convict.
+    counted = ibis.ifelse(g.benign == "", g.behaviour, 0.0)
     score = 1.0 - ((1.0 - cfg.w_payload * g.payload) * (1.0 - cfg.w_names * g.names)
-                   * (1.0 - cfg.w_behaviour * g.behaviour))
+                   * (1.0 - cfg.w_behaviour * counted))
     score = ibis.ifelse(node, ibis.least(score, cfg.suspicious_at - 0.01), score).round(4)
     verdict = ibis.ifelse(score >= cfg.mining_at, "mining",
                           ibis.ifelse(score >= cfg.suspicious_at, "suspicious", "clean"))
-    label = ibis.ifelse(node, "node", ibis.ifelse(shared, "shared_egress", ""))
+    label = ibis.ifelse(node, "node", ibis.ifelse(shared, "shared_egress", g.benign))
     g = g.mutate(score=score, verdict=verdict, label=label)
     # Only what the output and the evidence text use leaves the engine.
     return g.select(*PAIR_KEY, "first_seen", "last_seen", "flows", "sessions", "active_s",
@@ -249,6 +278,14 @@ def explain(row: dict[str, Any]) -> str:
         parts.append(f"port {row['dst_port']} is a crypto peer-to-peer node port")
     if row["label"] == "shared_egress":
         parts.append(f"{row['src_ip']} is a shared egress: find the host behind it")
+    if row["label"] == "excluded":
+        parts.append(f"{row['dst_ip']}:{row['dst_port']} was excluded by the city: its flow "
+                     "shape is not counted")
+    if row["label"] == "keepalive":
+        parts.append("only keepalive-sized packets either way: flow shape not counted")
+    if row["label"].startswith("benign:"):
+        parts.append(f"port {row['dst_port']} and packet size are {row['label'][7:]}'s: flow "
+                     "shape not counted")
     return "; ".join(parts)
 
 
@@ -295,7 +332,7 @@ def detect_network(flows: pa.Table, engine: Engine, *, pools: PoolList | None = 
         ("score", "descending"), ("src_ip", "ascending"), ("dst_ip", "ascending"),
         ("dst_port", "ascending"), ("proto", "ascending")]))
     # Column-wise: a busy day flags tens of thousands of pairs.
-    needed = ["src_ip", "dst_port", "active_s", "sessions", "ppm", "bpp", "psh_share",
+    needed = ["src_ip", "dst_ip", "dst_port", "active_s", "sessions", "ppm", "bpp", "psh_share",
               "push_iat", "payload_evidence", "names_evidence", "label", *SUBSCORES]
     rows = [dict(zip(needed, vals, strict=True))
             for vals in zip(*(top[c].to_pylist() for c in needed), strict=True)]

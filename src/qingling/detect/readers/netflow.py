@@ -3,9 +3,10 @@
 From a capture of export traffic or from a UDP collector. v9 and IPFIX templates are
 cached per (exporter, observation domain, template id) across packets; data records that
 arrive before their template are buffered (up to a limit) and parsed when it comes, and
-otherwise counted as "no template" — never guessed. Export records are one-way; each is
-oriented so that the client is the source (see ``orient``), and the engine sums the two
-directions of a connection.
+otherwise counted as "no template" — never guessed. Export records are one-way (or RFC 5103
+biflows); each is oriented so that the client is the source — by the exporter's
+biflowDirection when it says, else by system ports, the internal ranges and port guesses
+(``orientation``) — and the engine sums the two directions of a connection.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import dpkt
 import pyarrow as pa
 
 from qingling.detect.readers.common import ReadStats
-from qingling.detect.readers.pcap import KNOWN_SERVER_PORTS, PROTO, _ip_of, open_packets
+from qingling.detect.readers.orientation import InternalNets, decide, settle
+from qingling.detect.readers.pcap import PROTO, _ip_of, open_packets
 from qingling.detect.schema import flows_table
 
 PENDING_LIMIT = 10_000  # data records kept while waiting for their template
@@ -36,6 +38,9 @@ START_S, END_S, START_MS, END_MS = 150, 151, 152, 153
 START_US, END_US, START_NS, END_NS = 154, 155, 156, 157
 SYSUPTIME_MS = 160
 TOTAL_OCTETS, TOTAL_PACKETS = 85, 86
+BIFLOW_DIRECTION = 239  # 1 initiator, 2 reverseInitiator (RFC 5103)
+REVERSE_PEN = 29305  # RFC 5103: the same elements counted in the reverse direction
+REVERSE = 1 << 16  # key offset of a reverse element in a decoded record
 
 
 @dataclass
@@ -52,11 +57,13 @@ class Template:
 @dataclass
 class Decoder:
     stats: ReadStats
+    internal: InternalNets = field(default_factory=InternalNets.from_env)
     templates: dict[tuple[Any, ...], Template] = field(default_factory=dict)
     pending: dict[tuple[Any, ...], list[tuple[bytes, dict[str, float]]]] = field(
         default_factory=dict)
     pending_count: int = 0
     rows: list[dict[str, object]] = field(default_factory=list)
+    guessed: list[bool] = field(default_factory=list)  # per row: only ports said the side
     no_template: int = 0
 
     def feed(self, exporter: str, data: bytes) -> None:
@@ -165,6 +172,8 @@ class Decoder:
                     raise ValueError("record runs past its set")
                 if pen == 0:
                     values[ftype] = body[off : off + flen]
+                elif pen == REVERSE_PEN:
+                    values[REVERSE + ftype] = body[off : off + flen]
                 off += flen
             self._record(values, ctx)
             if fixed == 0:
@@ -199,23 +208,42 @@ class Decoder:
                 end = base + (num(LAST_SWITCHED) or 0) / 1000.0
         if start is None:
             start = end = ctx["export_s"]
+        direction = num(BIFLOW_DIRECTION)
         self._emit({
             "src": src, "dst": dst, "sport": num(SRC_PORT) or 0, "dport": num(DST_PORT) or 0,
             "proto": num(PROTOCOL) or 0, "flags": num(TCP_FLAGS),
             "packets": num(PACKETS) if PACKETS in v else num(TOTAL_PACKETS),
             "octets": num(OCTETS) if OCTETS in v else num(TOTAL_OCTETS),
             "start": start, "end": end,
+            "rpackets": num(REVERSE + PACKETS) if REVERSE + PACKETS in v
+            else num(REVERSE + TOTAL_PACKETS),
+            "roctets": num(REVERSE + OCTETS) if REVERSE + OCTETS in v
+            else num(REVERSE + TOTAL_OCTETS),
+            "initiator": {1: True, 2: False}.get(direction or 0),
         })
 
     def _emit(self, r: dict[str, Any]) -> None:
-        self.rows.append(orient(r, "netflow"))
+        row, guessed = orient(r, "netflow", self.internal)
+        self.rows.append(row)
+        self.guessed.append(guessed)
 
 
-def orient(r: dict[str, Any], source: str) -> dict[str, object]:
-    """A one-way record as a canonical row seen from the client."""
-    reverse = _is_reply(r["sport"], r["dport"])
+def orient(r: dict[str, Any], source: str,
+           internal: InternalNets) -> tuple[dict[str, object], bool]:
+    """An export record as a canonical row seen from the client, and whether only a port
+    guess placed it (``orientation.settle`` may turn it round once the input is read).
+    ``r["initiator"]`` is the exporter's word (True: the source opened the connection),
+    None or absent when it has none; ``rpackets``/``roctets`` are a biflow's reverse counts."""
+    src_client, guessed = decide((r["src"], r["sport"]), (r["dst"], r["dport"]), internal,
+                                 r.get("initiator"))
+    reverse = not src_client
     client, cport, server, sport = ((r["dst"], r["dport"], r["src"], r["sport"]) if reverse
                                     else (r["src"], r["sport"], r["dst"], r["dport"]))
+    there, back = r["packets"], r.get("rpackets")
+    there_b, back_b = r["octets"], r.get("roctets")
+    # A one-way record knows nothing of the other direction: 0, summed with its pair's.
+    back = 0 if back is None else back
+    back_b = 0 if back_b is None else back_b
     proto_num = r["proto"]
     row: dict[str, object] = {
         "ts_start": datetime.fromtimestamp(r["start"], UTC),
@@ -223,27 +251,20 @@ def orient(r: dict[str, Any], source: str) -> dict[str, object]:
         "src_ip": client, "src_port": cport, "dst_ip": server, "dst_port": sport,
         "proto": PROTO.get(proto_num, str(proto_num)) if isinstance(proto_num, int)
         else str(proto_num),
-        "packets_fwd": 0 if reverse else r["packets"],
-        "packets_rev": r["packets"] if reverse else 0,
-        "bytes_fwd": 0 if reverse else r["octets"],
-        "bytes_rev": r["octets"] if reverse else 0,
+        "packets_fwd": back if reverse else there,
+        "packets_rev": there if reverse else back,
+        "bytes_fwd": back_b if reverse else there_b,
+        "bytes_rev": there_b if reverse else back_b,
         "tcp_flags": r.get("flags"),
         "source": source,
     }
-    return row
+    return row, guessed
 
 
-def _is_reply(sport: int, dport: int) -> bool:
-    if sport in KNOWN_SERVER_PORTS and dport not in KNOWN_SERVER_PORTS:
-        return True
-    if dport in KNOWN_SERVER_PORTS:
-        return False
-    return sport < 1024 <= dport or (sport < dport and dport >= 32768 and sport < 32768)
-
-
-def read_export_pcap(path: Path, stats: ReadStats | None = None) -> tuple[pa.Table, Decoder]:
+def read_export_pcap(path: Path, stats: ReadStats | None = None,
+                     internal: InternalNets | None = None) -> tuple[pa.Table, Decoder]:
     stats = stats or ReadStats(str(path))
-    dec = Decoder(stats)
+    dec = Decoder(stats, internal or InternalNets.from_env())
     packets, linktype, fh = open_packets(path)
     with fh:
         for _ts, buf in packets:
@@ -258,6 +279,7 @@ def read_export_pcap(path: Path, stats: ReadStats | None = None) -> tuple[pa.Tab
 
 
 def _finish(dec: Decoder) -> None:
+    settle(dec.rows, dec.guessed)
     if dec.pending_count:
         dec.no_template += sum(len(v) for v in dec.pending.values())
         dec.pending.clear()
@@ -270,11 +292,12 @@ def _finish(dec: Decoder) -> None:
 
 
 def collect_udp(bind: str, port: int, *, seconds: float | None = None,
-                packets: int | None = None, stats: ReadStats | None = None) -> pa.Table:
+                packets: int | None = None, stats: ReadStats | None = None,
+                internal: InternalNets | None = None) -> pa.Table:
     """Listen for export packets on ``bind:port`` until ``seconds`` pass or ``packets``
     arrive; templates persist for the whole collection."""
     stats = stats or ReadStats(f"udp://{bind}:{port}")
-    dec = Decoder(stats)
+    dec = Decoder(stats, internal or InternalNets.from_env())
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     with socket.socket(family, socket.SOCK_DGRAM) as sock:
         sock.bind((bind, port))

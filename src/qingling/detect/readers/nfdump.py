@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from qingling.detect.readers.common import ReaderError, ReadStats
 from qingling.detect.readers.netflow import orient
+from qingling.detect.readers.orientation import InternalNets, settle
 from qingling.detect.schema import flows_table
 
 ALIASES = {
@@ -44,8 +45,10 @@ def _time(text: str) -> float:
     raise ValueError(f"not a time: {text!r}")
 
 
-def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
+def read_nfdump(path: Path, stats: ReadStats | None = None,
+                internal: InternalNets | None = None) -> pa.Table:
     stats = stats or ReadStats(str(path))
+    internal = internal or InternalNets.from_env()
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.reader(fh)
         header = [h.strip().lower() for h in next(reader, [])]
@@ -59,6 +62,7 @@ def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
         if missing:
             raise ReaderError(f"{path}: not nfdump CSV (missing {', '.join(missing)} columns)")
         rows = []
+        guessed = []
         for line_no, cells in enumerate(reader, start=2):
             if not cells or cells[0].strip().lower() in ("summary", "flows"):
                 break  # the summary block
@@ -71,7 +75,7 @@ def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
                     flags |= FLAG_BITS.get(ch, 0)
                 start = _time(cells[index["start"]])
                 end = _time(cells[index["end"]]) if "end" in index else start
-                rows.append(orient({
+                row, guess = orient({
                     "src": cells[index["src"]].strip(), "dst": cells[index["dst"]].strip(),
                     "sport": int(float(cells[index["sport"]])),
                     "dport": int(float(cells[index["dport"]])),
@@ -80,9 +84,12 @@ def read_nfdump(path: Path, stats: ReadStats | None = None) -> pa.Table:
                     "packets": int(float(cells[index["packets"]])) if "packets" in index else None,
                     "octets": int(float(cells[index["octets"]])) if "octets" in index else None,
                     "start": start, "end": end,
-                }, "nfdump"))
+                }, "nfdump", internal)
+                rows.append(row)
+                guessed.append(guess)
             except (ValueError, IndexError) as exc:
                 stats.bad += 1
                 if len(stats.notes) < 5:
                     stats.notes.append(f"line {line_no}: {exc}")
+    settle(rows, guessed)
     return flows_table(rows)

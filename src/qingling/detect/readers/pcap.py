@@ -2,9 +2,10 @@
 
 TCP streams are reassembled per direction (by sequence number, so a JSON-RPC line split
 across segments is read whole, and a capture that starts mid-session still parses). The
-client of a connection is the side that sent the SYN or, mid-session, the side on the
-ephemeral port. DNS answers name the addresses later connected to; TLS ClientHello gives
-the SNI; HTTP requests give the Host.
+client of a connection is the side that sent the SYN or, mid-session, the side the
+protocol names (it sends the requests and shares; the pool pushes jobs and answers), and
+only then the addresses and ports (``orientation``). DNS answers name the addresses later
+connected to; TLS ClientHello gives the SNI; HTTP requests give the Host.
 """
 
 from __future__ import annotations
@@ -22,15 +23,13 @@ from typing import Any, BinaryIO
 import dpkt
 import pyarrow as pa
 
-from qingling.detect.network.payload import StreamEvidence
+from qingling.detect.network.payload import StreamEvidence, client_stream
 from qingling.detect.readers.common import ReaderError, ReadStats
+from qingling.detect.readers.orientation import InternalNets, first_is_client
 from qingling.detect.schema import flows_table
 
 STREAM_CAP = 512 * 1024  # bytes kept per direction: methods appear early and repeat
-KNOWN_SERVER_PORTS = frozenset({
-    80, 443, 53, 1111, 2142, 3333, 3334, 4444, 5555, 5222, 6666, 7777, 8008, 8080, 8333,
-    8888, 9000, 9050, 9200, 9999, 14433, 14444, 18080, 30303,
-})
+HTTP_METHODS = (b"GET ", b"POST ", b"PUT ", b"HEAD ", b"OPTIONS ", b"DELETE ", b"CONNECT ")
 PROTO = {6: "tcp", 17: "udp", 1: "icmp", 58: "icmpv6"}
 TH_FIN, TH_SYN, TH_RST, TH_PUSH, TH_ACK = 0x01, 0x02, 0x04, 0x08, 0x10
 
@@ -160,8 +159,10 @@ def http_host_of(data: bytes) -> str:
 
 
 def read_pcap(path: Path, stats: ReadStats | None = None,
-              progress: Callable[[int], None] | None = None) -> pa.Table:
+              progress: Callable[[int], None] | None = None,
+              internal: InternalNets | None = None) -> pa.Table:
     stats = stats or ReadStats(str(path))
+    internal = internal or InternalNets.from_env()
     conns: dict[tuple[Any, ...], _Conn] = {}
     dns_names: dict[str, str] = {}
     packets, linktype, fh = open_packets(path)
@@ -212,7 +213,7 @@ def read_pcap(path: Path, stats: ReadStats | None = None,
             # A truncated last record: keep what was read, and say so.
             stats.bad += 1
             stats.notes.append(f"stopped early: {exc.__class__.__name__}")
-    rows = [_row(c, dns_names) for c in conns.values()]
+    rows = [_row(c, dns_names, internal) for c in conns.values()]
     return flows_table(rows)
 
 
@@ -230,15 +231,25 @@ def _note_dns(data: bytes, names: dict[str, str], stats: ReadStats) -> None:
             names[_addr(an.rdata)] = qname
 
 
-def _client_side(c: _Conn) -> int:
-    if c.syn_from is not None:
-        return c.syn_from
-    a_port, b_port = c.a[1], c.b[1]
-    if b_port in KNOWN_SERVER_PORTS and a_port not in KNOWN_SERVER_PORTS:
-        return 0
-    if a_port in KNOWN_SERVER_PORTS and b_port not in KNOWN_SERVER_PORTS:
+def _opener(data: bytes) -> int:
+    """+1 for a stream that opens as a client's (TLS ClientHello, HTTP request), -1 for a
+    server's (HTTP response), 0 otherwise."""
+    if (data[:1] == b"\x16" and data[5:6] == b"\x01") or data.startswith(HTTP_METHODS):
         return 1
-    return 0 if a_port > b_port else 1
+    return -1 if data.startswith(b"HTTP/1.") else 0
+
+
+def _client_side(c: _Conn, streams: tuple[bytes, bytes],
+                 evidence: tuple[StreamEvidence, StreamEvidence] | None,
+                 internal: InternalNets) -> int:
+    """0 if endpoint a is the client, 1 if b is (the order of ``orientation``)."""
+    said: int | None = c.syn_from
+    if said is None and evidence is not None:
+        said = client_stream(*evidence)
+    if said is None:
+        d = _opener(streams[0]) - _opener(streams[1])
+        said = None if d == 0 else (0 if d > 0 else 1)
+    return 0 if first_is_client(c.a, c.b, internal, None if said is None else said == 0) else 1
 
 
 def _gaps(times: list[float]) -> tuple[float | None, float | None]:
@@ -255,8 +266,14 @@ def _gaps(times: list[float]) -> tuple[float | None, float | None]:
     return statistics.median(gaps), cv
 
 
-def _row(c: _Conn, dns_names: dict[str, str]) -> dict[str, object]:
-    cs = _client_side(c)
+def _row(c: _Conn, dns_names: dict[str, str], internal: InternalNets) -> dict[str, object]:
+    streams = (c.dirs[0].stream(), c.dirs[1].stream()) if c.proto == "tcp" else (b"", b"")
+    evidence = None
+    if c.proto == "tcp":
+        evidence = (StreamEvidence(), StreamEvidence())
+        evidence[0].add(streams[0])
+        evidence[1].add(streams[1])
+    cs = _client_side(c, streams, evidence, internal)
     client, server = (c.a, c.b) if cs == 0 else (c.b, c.a)
     fwd, rev = c.dirs[cs], c.dirs[1 - cs]
     row: dict[str, object] = {
@@ -270,19 +287,19 @@ def _row(c: _Conn, dns_names: dict[str, str]) -> dict[str, object]:
         "dns_name": dns_names.get(server[0]),
         "source": "pcap",
     }
-    if c.proto == "tcp":
+    if evidence is not None:
         row["psh_ack_packets"] = c.psh_ack
         row["tcp_flags"] = c.flags
-        up, down = fwd.stream(), rev.stream()
-        ev_up, ev_down = StreamEvidence(), StreamEvidence()
-        ev_up.add(up)
-        ev_down.add(down)
+        up = streams[cs]
+        ev_up, ev_down = evidence[cs], evidence[1 - cs]
         row["methods_fwd"] = "|".join(ev_up.methods) or None
         row["methods_rev"] = "|".join(ev_down.methods) or None
         row["rpc_reply_rev"] = ev_down.reply
         row["pool_job_rev"] = ev_down.pool_job
         agent = ev_up.agent if ev_up.agent and ev_up.login_params else ""
         row["login_agent"] = agent or None
+        row["share_fwd"] = ev_up.share or None
+        row["share_ack_rev"] = ev_down.share_ack
         row["tls_sni"] = sni_of(up) or None
         row["http_host"] = http_host_of(up) or None
         row["push_iat_median"], row["push_iat_cv"] = _gaps(rev.payload_times)

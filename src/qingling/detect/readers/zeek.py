@@ -1,7 +1,10 @@
 """Zeek logs (conn, dns, ssl, http; TSV with #fields headers or JSON lines) → canonical flows.
 
 conn.log gives the flows; ssl.log and http.log add SNI and Host by uid; dns.log names the
-addresses a host resolved. Malformed lines are counted, not fatal.
+addresses a host resolved. Malformed lines are counted, not fatal. Zeek's originator is
+kept when its history shows the handshake; a TCP connection picked up mid-stream is
+oriented by ``orientation`` (system ports, the internal ranges, then port guesses), as
+Zeek's own guess is by port.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import Any
 import pyarrow as pa
 
 from qingling.detect.readers.common import ReaderError, ReadStats, json_lines
+from qingling.detect.readers.orientation import InternalNets, decide, settle
 from qingling.detect.schema import flows_table
 
 UNSET = {"-", "(empty)", ""}
@@ -75,8 +79,21 @@ def _num(v: Any) -> float | None:
         return None
 
 
-def read_zeek(paths: list[Path], stats: ReadStats | None = None) -> pa.Table:
+def _orig_is_client(r: dict[str, Any], internal: InternalNets) -> tuple[bool, bool]:
+    proto = (r.get("proto") or "").lower()
+    history = r.get("history") or ""
+    # S: the originator's SYN, h: the responder's SYN-ACK. Without either (or without a
+    # history at all, as some exporters write conn logs) the opening was not seen.
+    seen = proto != "tcp" or "S" in history or "h" in history
+    orig = (r["id.orig_h"], int(_num(r.get("id.orig_p")) or 0))
+    resp = (r["id.resp_h"], int(_num(r.get("id.resp_p")) or 0))
+    return decide(orig, resp, internal, True if seen else None)
+
+
+def read_zeek(paths: list[Path], stats: ReadStats | None = None,
+              internal: InternalNets | None = None) -> pa.Table:
     stats = stats or ReadStats(", ".join(str(p) for p in paths))
+    internal = internal or InternalNets.from_env()
     conns: list[dict[str, Any]] = []
     sni: dict[str, str] = {}
     host: dict[str, str] = {}
@@ -98,25 +115,34 @@ def read_zeek(paths: list[Path], stats: ReadStats | None = None) -> pa.Table:
             else:
                 stats.skipped += 1
     rows = []
+    guessed = []
     for r in conns:
         ts, dur = _num(r.get("ts")), _num(r.get("duration")) or 0.0
         if ts is None or not r.get("id.orig_h") or not r.get("id.resp_h"):
             stats.bad += 1
             continue
         uid = r.get("uid") or ""
-        orig, resp = r["id.orig_h"], r["id.resp_h"]
+        ends = [(r["id.orig_h"], int(_num(r.get("id.orig_p")) or 0), _int(r.get("orig_pkts")),
+                 _int(r.get("orig_ip_bytes"))),
+                (r["id.resp_h"], int(_num(r.get("id.resp_p")) or 0), _int(r.get("resp_pkts")),
+                 _int(r.get("resp_ip_bytes")))]
+        orig_client, guess = _orig_is_client(r, internal)
+        if not orig_client:
+            ends.reverse()
+        guessed.append(guess)
+        (client, cport, cpk, cby), (server, sport, spk, sby) = ends
         rows.append({
             "ts_start": datetime.fromtimestamp(ts, UTC),
             "ts_end": datetime.fromtimestamp(ts + dur, UTC),
-            "src_ip": orig, "src_port": int(_num(r.get("id.orig_p")) or 0),
-            "dst_ip": resp, "dst_port": int(_num(r.get("id.resp_p")) or 0),
+            "src_ip": client, "src_port": cport, "dst_ip": server, "dst_port": sport,
             "proto": (r.get("proto") or "").lower(),
-            "packets_fwd": _int(r.get("orig_pkts")), "packets_rev": _int(r.get("resp_pkts")),
-            "bytes_fwd": _int(r.get("orig_ip_bytes")), "bytes_rev": _int(r.get("resp_ip_bytes")),
+            "packets_fwd": cpk, "packets_rev": spk, "bytes_fwd": cby, "bytes_rev": sby,
             "tls_sni": sni.get(uid), "http_host": host.get(uid),
-            "dns_name": resolved.get((orig, resp)),
             "source": "zeek",
         })
+    settle(rows, guessed)
+    for row in rows:  # the name the client resolved, once its side is settled
+        row["dns_name"] = resolved.get((str(row["src_ip"]), str(row["dst_ip"])))
     return flows_table(rows)
 
 
