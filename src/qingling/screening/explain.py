@@ -1,0 +1,168 @@
+"""Detection results in the reader's language.
+
+The engine (``detect/``) knows nothing of Django and words its evidence and resolution
+reasons in English for operators. A signal keeps them as the engine gave them; this module
+puts them into words when a page shows them: resolutions from their status, route and
+record, evidence by its fixed phrases (a phrase it does not know is shown as it is).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
+
+VERDICTS = {
+    "mining": gettext_lazy("mining"),
+    "suspicious": gettext_lazy("suspicious"),
+    "clean": gettext_lazy("clean"),
+    "suspect": gettext_lazy("suspect"),
+}
+STATUSES = {
+    "resolved": gettext_lazy("resolved"),
+    "ambiguous": gettext_lazy("ambiguous"),
+    "unresolved": gettext_lazy("not resolved"),
+}
+# Figures a screening run keeps (ScreenSummary, ListResolution).
+STATS = {
+    "flagged": gettext_lazy("flagged"),
+    "resolution": gettext_lazy("resolution"),
+    "cases_created": gettext_lazy("cases created"),
+    "cases_updated": gettext_lazy("cases updated"),
+    "rebounds": gettext_lazy("rebounds"),
+    "new_after_watch": gettext_lazy("new cases after the watch"),
+    "signals": gettext_lazy("signals"),
+    "appearances": gettext_lazy("list appearances"),
+    "placed": gettext_lazy("cases placed"),
+    "conflicts": gettext_lazy("county conflicts"),
+}
+NOTES = {
+    "county_differs": gettext_lazy("the subscriber's county differs from the list's"),
+    # Signals written before notes were kept as codes.
+    "subscriber's county differs from the list's":
+        gettext_lazy("the subscriber's county differs from the list's"),
+}
+
+
+def _english() -> bool:
+    return (get_language() or "").startswith("en")
+
+
+def label(table: Mapping[str, Any], code: object) -> str:
+    return str(table.get(str(code), code))
+
+
+def stats_text(stats: Mapping[str, Any]) -> str:
+    """A run's figures: "cases created: 3; resolution: resolved 2"."""
+    parts = []
+    for k, v in stats.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{label(STATUSES, s)} {n}" for s, n in v.items()) or "—"
+        parts.append(f"{label(STATS, k)}: {v}")
+    return "; ".join(parts)
+
+
+def resolution_text(res: Mapping[str, Any] | None) -> SafeString:
+    """Who an address was resolved to, and through which records."""
+    if not res:
+        return SafeString("")
+    if _english() and res.get("reason"):
+        return format_html("{}", res["reason"])
+    status, via = res.get("status"), res.get("via") or ""
+    if status == "resolved":
+        route = {"radius": _("RADIUS session"), "cgnat+radius": _("CGNAT translation and "
+                 "RADIUS session"), "static": _("static allocation")}.get(via, via)
+        return format_html(_("resolved through the {route} {record}"), route=route,
+                           record=format_html("<code>{}</code>", res.get("record") or ""))
+    if status == "ambiguous":
+        return SafeString(_("ambiguous: more than one subscriber or record fits; not "
+                            "attributed"))
+    return SafeString(_("not resolved: no subscriber record holds the address at that time"))
+
+
+_BEHAVIOUR = re.compile(
+    r"(?P<min>[\d.]+) min active in (?P<n>\d+) session\(s\), (?P<ppm>[\d.?]+) pkt/min, "
+    r"(?P<bpp>[\d.?]+) B/pkt(?:, ACK\+PSH (?P<psh>\d+)%)?(?:, server pushes every "
+    r"(?P<push>\d+) s)?$")
+_PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"miner sends (?P<m>.+)$"),
+     lambda m: _("the miner sends %(methods)s") % {"methods": m["m"]}),
+    (re.compile(r"pool pushes (?P<m>.+)$"),
+     lambda m: _("the pool pushes %(methods)s") % {"methods": m["m"]}),
+    (re.compile(r"Monero-style (?P<m>.+) with a mining job(?: \(agent (?P<a>.+)\))?$"),
+     lambda m: (_("Monero-style %(methods)s with a mining job") % {"methods": m["m"]})
+     + ((_(" (miner software %(agent)s)") % {"agent": m["a"]}) if m["a"] else "")),
+    (re.compile(r"pool-side job message (?P<m>.+)$"),
+     lambda m: _("a pool-side job message %(sample)s") % {"sample": m["m"]}),
+    (re.compile(r"JSON-RPC (?P<m>.+) with replies$"),
+     lambda m: _("JSON-RPC %(methods)s with replies") % {"methods": m["m"]}),
+    (re.compile(r"(?P<n>\S+) is a known pool \((?P<src>.+), (?P<ym>\d{4}-\d{2})\)$"),
+     lambda m: _("%(name)s is a known mining pool (%(source)s, %(month)s)") % {
+         "name": m["n"], "source": m["src"], "month": m["ym"]}),
+    (re.compile(r"(?P<n>\S+) looks like a pool name$"),
+     lambda m: _("%(name)s looks like a mining pool's name") % {"name": m["n"]}),
+    (re.compile(r"(?P<ip>\S+) was a pool address in (?P<y>\d{4}) \((?P<src>.+)\)$"),
+     lambda m: _("%(ip)s was a mining pool's address in %(year)s (%(source)s)") % {
+         "ip": m["ip"], "year": m["y"], "source": m["src"]}),
+    (_BEHAVIOUR, lambda m: _behaviour(m)),
+    (re.compile(r"port (?P<p>\d+) is a crypto peer-to-peer node port$"),
+     lambda m: _("port %(port)s is a cryptocurrency peer-to-peer node port") % {
+         "port": m["p"]}),
+    (re.compile(r"(?P<ip>\S+) is a shared egress: find the host behind it$"),
+     lambda m: _("%(ip)s is a shared egress: find the host behind it") % {"ip": m["ip"]}),
+]
+
+
+def _behaviour(m: re.Match[str]) -> str:
+    text = _("active %(min)s min in %(n)s sessions, %(ppm)s packets/min, %(bpp)s bytes per "
+             "packet") % {"min": m["min"], "n": m["n"], "ppm": m["ppm"], "bpp": m["bpp"]}
+    if m["psh"]:
+        text += _(", ACK+PSH %(share)s%%") % {"share": m["psh"]}
+    if m["push"]:
+        text += _(", the server pushes every %(s)s s") % {"s": m["push"]}
+    return text
+
+
+def evidence_text(evidence: str) -> str:
+    """The engine's evidence ("…; …"), phrase by phrase in the reader's language."""
+    if _english() or not evidence:
+        return evidence
+    out = []
+    for part in evidence.split("; "):
+        for pattern, say in _PHRASES:
+            m = pattern.match(part)
+            if m:
+                out.append(say(m))
+                break
+        else:
+            out.append(part)
+    return _("; ").join(out)
+
+
+def signal_text(signal: Any) -> SafeString:
+    """One line for a signal on the case page, from what it keeps."""
+    p = signal.payload or {}
+    if signal.kind == "network" and "verdict" in p:
+        dst = p.get("pair", "").split("|")
+        target = f"{dst[1]}:{dst[2]}" if len(dst) >= 3 else ""
+        return format_html("{} {} → <code>{}</code>; {}", label(VERDICTS, p["verdict"]),
+                           f"{float(p.get('score') or 0):.2f}", target,
+                           evidence_text(p.get("evidence") or ""))
+    if signal.kind == "list" and "list_type" in p:
+        from qingling.cases.models import ListType
+
+        who = p.get("account") or label(STATUSES, (p.get("resolution") or {}).get("status"))
+        note = p.get("note")
+        return format_html("{} {}: <code>{}</code> → {}{}",
+                           label(dict(ListType.choices), p["list_type"]), p.get("week", ""),
+                           p.get("ip", ""), who,
+                           _(" (%(note)s)") % {"note": label(NOTES, note)} if note else "")
+    if signal.kind == "list" and p.get("note"):
+        return format_html("{}{}", signal.summary.split("（")[0],
+                           _(" (%(note)s)") % {"note": label(NOTES, p["note"])})
+    return format_html("{}", signal.summary)
