@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, Template
+from django.utils.translation import gettext as _
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -521,8 +522,8 @@ def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
     under the same number. A draft close gives a draft (草稿, no number, nothing kept)."""
     close = WeeklyClose.objects.filter(week=str(week)).first()
     if close is None:
-        raise ValueError(f"{week} is not closed yet: run `qingling weekly-close --week {week}` "
-                         "first (the bulletin prints the frozen figures)")
+        raise ValueError(_("%(week)s is not closed yet: close the week first (the bulletin "
+                           "prints the frozen figures)") % {"week": week})
     out_dir.mkdir(parents=True, exist_ok=True)
     if not close.final:
         content = content_for(close, now.astimezone(SHANGHAI).date())
