@@ -10,6 +10,7 @@ from django.db.models import Count, Min
 from django.db.models.functions import TruncDate
 from django.utils.safestring import SafeString
 
+from qingling.geo.address import triage_text
 from qingling.screening import explain
 from qingling.screening.models import Signal
 
@@ -37,6 +38,11 @@ def signal_text(signal: Any) -> SafeString:
 @register.filter
 def resolution_text(resolution: Any) -> SafeString:
     return explain.resolution_text(resolution)
+
+
+@register.filter
+def triage(reason: str) -> str:
+    return triage_text(reason or "")
 
 
 @register.filter
