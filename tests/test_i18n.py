@@ -5,6 +5,7 @@ the pages each role works with, rendered in the default language, carry no Engli
 from __future__ import annotations
 
 import html
+import io
 import re
 import shutil
 from datetime import UTC, datetime
@@ -13,17 +14,20 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from django.contrib.auth.models import User
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
+from PIL import Image
 
 from qingling.cases.models import Case
-from qingling.cases.services import case_transition, visit_record
+from qingling.cases.services import case_transition, evidence_add, visit_record
 from qingling.common.weeks import IsoWeek
 from qingling.intake.services import import_list
 from qingling.screening.models import Subscriber
-from qingling.supervision.services import reference_load, weekly_close
+from qingling.supervision.models import Escalation
+from qingling.supervision.services import escalation_move, reference_load, weekly_close
 from tests.conftest import Personas, at, client_for, csv_bytes, row
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "qingling"
@@ -151,6 +155,7 @@ def world(people: Personas, settings: object, tmp_path: Path) -> dict[str, objec
         row("61.10.0.5", county="", when="2026-11-17 10:00:00"),
         row("61.10.0.6", "丙公司", county="南湖区", when="2026-11-17 10:00:00"),
         row("61.10.0.7", "丁公司", county="南湖区", when="2026-11-17 10:00:00"),
+        row("61.10.0.8", "嘉兴市第一中学", county="南湖区", when="2026-11-17 10:00:00"),
         row("not-an-ip", "戊公司", county="南湖区", when="2026-11-17 10:00:00"),
     ]), file_name="k.csv", list_type="key", week=week, accept_valid=True,
         now=datetime(2026, 11, 18, 9, tzinfo=UTC))
@@ -176,11 +181,18 @@ def world(people: Personas, settings: object, tmp_path: Path) -> dict[str, objec
     visit_record(case_id=visited.pk, actor=people.verifier_a, visited_at=timezone.now(),
                  found_mining=True, machine_count=4, machines_seized=4, power_cut=True,
                  subject_name="丁公司")
+    photo = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 30, 30)).save(photo, "PNG")
+    photo.seek(0)
+    evidence_add(case_id=visited.pk, actor=people.verifier_a, stream=photo,
+                 original_name="site.png")
     network = _screened_case(tmp_path)
     weekly_close(week, at("2026-11-21T09:00"))
+    school = Escalation.objects.get(case__ip_summary="61.10.0.8")
+    escalation_move(school, "approve", people.city, at("2026-11-21T10:00"))
     admin = User.objects.create_superuser("root", password="x")
     return {"week": week, "listed": Case.objects.get(ip_summary="61.10.0.6"),
-            "visited": visited, "network": network, "admin": admin}
+            "visited": visited, "network": network, "admin": admin, "school": school.case}
 
 
 def _screened_case(tmp_path: Path) -> Case:
@@ -210,7 +222,7 @@ def _screened_case(tmp_path: Path) -> Case:
 
 def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]:
     week = world["week"]
-    cases = [world["listed"], world["visited"], world["network"]]
+    cases = [world["listed"], world["visited"], world["network"], world["school"]]
     common = ["/dashboard/", "/inbox/", "/cases/"]
     pages: list[tuple[User, str]] = []
     for who in (people.city, people.county_a, people.verifier_a, people.dept, people.leader):
@@ -252,14 +264,12 @@ def test_the_pages_each_role_works_with_carry_no_english_prose(
 
 
 def test_a_refused_import_is_reported_in_chinese(people: Personas) -> None:
-    from django.core.files.uploadedfile import SimpleUploadedFile
-
     data = csv_bytes([row("60.1.1.1", "甲公司", when="2026-11-17 10:00:00"),
                       row("not-an-ip", "乙公司", county="北京市", when="2030-01-01 10:00:00")])
     resp = client_for(people.city).post("/lists/import/", {
         "file": SimpleUploadedFile("k.csv", data), "list_type": "key", "week": "2026-W47"})
     page = resp.content.decode()
-    assert "不是IP地址" in page or "不是有效的IP地址" in page
+    assert "不是IP地址" in page and "共 2 行，其中 1 行有误，未导入任何数据" in page
     assert english_prose(page, _names()) == []
     bad = client_for(people.city).post("/lists/import/", {
         "file": SimpleUploadedFile("k.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"0" * 64),
@@ -272,11 +282,17 @@ def test_the_defects_users_saw_are_chinese(world: dict[str, object], people: Per
     city = client_for(people.city)
     listed = city.get(f"/cases/{world['visited'].pk}/").content.decode()  # type: ignore[attr-defined]
     assert "根据名单立案" in listed and "已登记现场核查" in listed and "重点名单 2026-W47" in listed
+    school = city.get(f"/cases/{world['school'].pk}/").content.decode()  # type: ignore[attr-defined]
+    assert "约谈/通报已批准: 拟办 → 已批准" in school
     found = city.get(f"/cases/{world['network'].pk}/").content.decode()  # type: ignore[attr-defined]
     assert "根据监测信号立案" in found and "Created from a list" not in found
     batch = city.get("/lists/").content.decode()
     assert "not an IP address" not in batch
-    # A service's refusal reaches the page in Chinese (a week closed before its cut-off).
+    # A refused upload and a service's refusal reach the page in Chinese.
+    upload = city.post(f"/cases/{world['visited'].pk}/evidence/",  # type: ignore[attr-defined]
+                       {"file": SimpleUploadedFile("x.txt", b"not a photo")}, follow=True)
+    assert "只接受照片（JPEG、PNG、WebP）和文件" in upload.content.decode()
+    assert english_prose(upload.content.decode(), _names()) == []
     refused = city.post("/supervision/close/", {"week": "2099-W01"}, follow=True)
     page = refused.content.decode()
     assert "清零时限为北京时间" in page and "尚未到达" in page

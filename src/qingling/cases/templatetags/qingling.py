@@ -6,6 +6,7 @@ from django import template
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from qingling.audit.labels import action_text, state_text
 from qingling.cases.models import ListType, State
 from qingling.cases.workflow import TRANSITIONS
 from qingling.common.ips import SPECIAL_LABELS
@@ -31,14 +32,16 @@ def state_label(value: str) -> str:
     try:
         return str(State(value).label)
     except ValueError:
-        return value
+        return state_text(value) or value
 
 
 @register.filter
 def action_label(value: str) -> str:
     if value in TRANSITIONS:
         return str(TRANSITIONS[value].label)
-    return _(_ACTIONS[value]) if value in _ACTIONS else value
+    if value in _ACTIONS:
+        return _(_ACTIONS[value])
+    return action_text(value) or value
 
 
 def _listed(data: dict[str, Any]) -> str | None:
