@@ -83,7 +83,7 @@ CODES = {
     "tCO2", "tce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
     "MB", "KB", "B", "s", "min", "pkt", "ACK", "PSH", "Stratum", "stratum", "TLS", "SNI",
     "DNS", "JSON", "API", "Django", "Qingling", "Asia", "Shanghai", "UTC", "Excel",
-    "ECharts", "WPS", "AM", "PM",
+    "ECharts", "WPS", "LibreOffice", "soffice", "AM", "PM",
 }
 _SKIP = re.compile(r"<(script|style|noscript|code)\b.*?</\1>|<!--.*?-->", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
@@ -94,6 +94,7 @@ _ALLOWED = re.compile(
     r"|\b[0-9a-fA-F]{8,}\b"  # hashes
     r"|\b[\w-]+(?:\.[\w-]+)+:\d+\b"  # host:port
     r"|/[\w/.-]+"  # paths
+    r"|\b[a-z0-9]+(?:-[a-z0-9]+){2,}\b"  # package names (libreoffice-writer-nogui)
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
@@ -288,7 +289,10 @@ def test_the_defects_users_saw_are_chinese(world: dict[str, object], people: Per
     assert "根据监测信号立案" in found and "Created from a list" not in found
     batch = city.get("/lists/").content.decode()
     assert "not an IP address" not in batch
-    # A refused upload and a service's refusal reach the page in Chinese.
+    # Issuing the bulletin, a refused upload and a service's refusal are told in Chinese.
+    issued = city.post(f"/supervision/bulletin/{world['week']}/issue/", follow=True)
+    assert "已生成。" in issued.content.decode()  # with a warning in Chinese if no PDF
+    assert english_prose(issued.content.decode(), _names()) == []
     upload = city.post(f"/cases/{world['visited'].pk}/evidence/",  # type: ignore[attr-defined]
                        {"file": SimpleUploadedFile("x.txt", b"not a photo")}, follow=True)
     assert "只接受照片（JPEG、PNG、WebP）和文件" in upload.content.decode()

@@ -13,7 +13,8 @@ from qingling.common.ips import SPECIAL_LABELS
 
 register = template.Library()
 
-# Audit actions that are not workflow transitions, as a case timeline names them.
+# Audit actions of the cases app that are not workflow transitions, as a case timeline
+# names them (other apps register theirs in audit.labels).
 _ACTIONS = {
     "create": gettext_noop("Created from a list"),
     "create_monitoring": gettext_noop("Opened from a monitoring signal"),
@@ -23,7 +24,6 @@ _ACTIONS = {
     "download": gettext_noop("Evidence opened"),
     "reclassify": gettext_noop("Classification recomputed"),
     "correct": gettext_noop("Classification corrected by the city"),
-    "resolve_subscriber": gettext_noop("Located through the carrier's subscriber records"),
 }
 
 
