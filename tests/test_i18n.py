@@ -80,7 +80,7 @@ def test_the_ui_speaks_chinese_by_default_and_english_on_request(people: Persona
 # Codes a Chinese page may carry as they are.
 CODES = {
     "IP", "IPv4", "IPv6", "XLSX", "CSV", "DOCX", "PDF", "JPEG", "PNG", "WebP", "kW", "kWh",
-    "tCO2", "tce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
+    "tCO2", "tce", "kgce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
     "MB", "KB", "B", "s", "min", "pkt", "ACK", "PSH", "Stratum", "stratum", "TLS", "SNI",
     "DNS", "JSON", "API", "Django", "Qingling", "Asia", "Shanghai", "UTC", "Excel",
     "ECharts", "WPS", "LibreOffice", "soffice", "AM", "PM",
@@ -239,10 +239,15 @@ def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]
     pages += [(people.city, f"/screening/subscribers/{pk}/")
               for pk in Subscriber.objects.values_list("pk", flat=True)[:3]]
     admin = world["admin"]
+    # The admin: its index, every changelist, and a few forms.
+    from django.contrib.admin import site
+
+    pages += [(admin, "/admin/")]  # type: ignore[list-item]
+    pages += [(admin, f"/admin/{m._meta.app_label}/{m._meta.model_name}/")  # type: ignore[misc]
+              for m in site._registry if m._meta.app_label != "auth"]
     pages += [(admin, p) for p in (  # type: ignore[misc]
-        "/admin/", "/admin/cases/classificationrule/", "/admin/supervision/weeklyclose/",
-        "/admin/supervision/escalation/", "/admin/org/profile/", "/admin/geo/division/",
-        "/admin/org/routingrule/", "/admin/supervision/countyworkgroup/")]
+        "/admin/cases/classificationrule/add/", "/admin/supervision/tariffaccount/add/",
+        "/admin/org/profile/add/", "/admin/cases/warningentry/add/")]
     return pages
 
 
