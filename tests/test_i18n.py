@@ -100,7 +100,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 
 
 def english_prose(page: str, names: set[str]) -> list[str]:
-    """Runs of two or more English words (or one lowercase word of four letters or more)
+    """Runs of two or more English words (or one word of four letters or more)
     left in a page's visible text once codes and names are set aside. What a page marks as
     code (``<code>``: cell values, commands, records) is not prose."""
     text = html.unescape(_TAG.sub(" ", _SKIP.sub(" ", page)))
@@ -306,3 +306,40 @@ def test_the_defects_users_saw_are_chinese(world: dict[str, object], people: Per
     page = refused.content.decode()
     assert "清零时限为北京时间" in page and "尚未到达" in page
     assert english_prose(page, _names()) == []
+
+
+def test_the_engines_evidence_is_put_into_chinese_phrase_by_phrase() -> None:
+    """Every phrase the network engine words (payload, names, behaviour, labels) has its
+    Chinese: the methods, names and addresses in it stay as codes."""
+    from datetime import date
+
+    from django.utils import translation
+
+    from qingling.detect.network.engine import explain
+    from qingling.detect.network.names import PoolList
+    from qingling.detect.network.payload import payload_score
+    from qingling.screening.explain import evidence_text
+
+    pools = PoolList({"f2pool.com": (1.0, "poolwatch", date(2025, 3, 1))},
+                     {"47.1.2.3": (1.0, "poolwatch", date(2024, 5, 1))}, 2.0, date(2026, 1, 1))
+    payloads = [payload_score("mining.subscribe|mining.authorize", None, None, None, None),
+                payload_score(None, "mining.notify", None, None, None),
+                payload_score("login", None, None, True, "XMRig/6.21"),
+                payload_score(None, None, None, True, None),
+                payload_score("login", None, True, None, None)]
+    names = [pools.match_name("eu.f2pool.com"), pools.match_name("xmr.minepool.example"),
+             pools.match_ip("47.1.2.3")]
+    base = {"payload": 1.0, "names": 1.0, "behaviour": 0.8, "push_iat": 30.0,
+            "psh_share": 0.74, "active_s": 86400.0, "sessions": 25, "ppm": 10.1, "bpp": 110.0,
+            "dst_port": 3333, "src_ip": "10.0.0.1"}
+    evidence = [explain({**base, "payload_evidence": p[1], "names_evidence": n.evidence,
+                         "label": label})
+                for p in payloads for n in names if n is not None
+                for label in ("", "node", "shared_egress")]
+    assert len(evidence) == 45
+    with translation.override("zh-hans"):
+        for text in evidence:
+            shown = str(evidence_text(text))
+            assert english_prose(shown, set()) == [], text
+    with translation.override("en"):
+        assert str(evidence_text(evidence[0])) == html.escape(evidence[0], quote=True)

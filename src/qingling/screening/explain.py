@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
@@ -85,53 +85,68 @@ def resolution_text(res: Mapping[str, Any] | None) -> SafeString:
     return SafeString(_("not resolved: no subscriber record holds the address at that time"))
 
 
+def _code(value: str) -> SafeString:
+    return format_html("<code>{}</code>", value)
+
+
+def _say(message: str, **params: object) -> SafeString:
+    """A translated message with its parameters escaped (codes already marked)."""
+    return mark_safe(conditional_escape(message) % {  # noqa: S308 - every part is escaped
+        k: v if isinstance(v, SafeString) else conditional_escape(str(v))
+        for k, v in params.items()})
+
+
 _BEHAVIOUR = re.compile(
     r"(?P<min>[\d.]+) min active in (?P<n>\d+) session\(s\), (?P<ppm>[\d.?]+) pkt/min, "
     r"(?P<bpp>[\d.?]+) B/pkt(?:, ACK\+PSH (?P<psh>\d+)%)?(?:, server pushes every "
     r"(?P<push>\d+) s)?$")
-_PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+# The phrases of the engine's evidence (detect/network: payload.py, names.py, engine.py
+# explain): methods, names, addresses and agents are codes and stay as they are.
+_PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], SafeString]]] = [
     (re.compile(r"miner sends (?P<m>.+)$"),
-     lambda m: _("the miner sends %(methods)s") % {"methods": m["m"]}),
+     lambda m: _say(_("the miner sends %(methods)s"), methods=_code(m["m"]))),
     (re.compile(r"pool pushes (?P<m>.+)$"),
-     lambda m: _("the pool pushes %(methods)s") % {"methods": m["m"]}),
+     lambda m: _say(_("the pool pushes %(methods)s"), methods=_code(m["m"]))),
     (re.compile(r"Monero-style (?P<m>.+) with a mining job(?: \(agent (?P<a>.+)\))?$"),
-     lambda m: (_("Monero-style %(methods)s with a mining job") % {"methods": m["m"]})
-     + ((_(" (miner software %(agent)s)") % {"agent": m["a"]}) if m["a"] else "")),
+     lambda m: _say(_("Monero-style %(methods)s with a mining job"), methods=_code(m["m"]))
+     + (_say(_(" (miner software %(agent)s)"), agent=_code(m["a"])) if m["a"] else SafeString(""))),
     (re.compile(r"pool-side job message (?P<m>.+)$"),
-     lambda m: _("a pool-side job message %(sample)s") % {"sample": m["m"]}),
+     lambda m: _say(_("a pool-side job message %(sample)s"), sample=_code(m["m"]))),
     (re.compile(r"JSON-RPC (?P<m>.+) with replies$"),
-     lambda m: _("JSON-RPC %(methods)s with replies") % {"methods": m["m"]}),
+     lambda m: _say(_("JSON-RPC %(methods)s with replies"), methods=_code(m["m"]))),
     (re.compile(r"(?P<n>\S+) is a known pool \((?P<src>.+), (?P<ym>\d{4}-\d{2})\)$"),
-     lambda m: _("%(name)s is a known mining pool (%(source)s, %(month)s)") % {
-         "name": m["n"], "source": m["src"], "month": m["ym"]}),
+     lambda m: _say(_("%(name)s is a known mining pool (%(source)s, %(month)s)"),
+                    name=_code(m["n"]), source=_code(m["src"]), month=m["ym"])),
     (re.compile(r"(?P<n>\S+) looks like a pool name$"),
-     lambda m: _("%(name)s looks like a mining pool's name") % {"name": m["n"]}),
+     lambda m: _say(_("%(name)s looks like a mining pool's name"), name=_code(m["n"]))),
     (re.compile(r"(?P<ip>\S+) was a pool address in (?P<y>\d{4}) \((?P<src>.+)\)$"),
-     lambda m: _("%(ip)s was a mining pool's address in %(year)s (%(source)s)") % {
-         "ip": m["ip"], "year": m["y"], "source": m["src"]}),
+     lambda m: _say(_("%(ip)s was a mining pool's address in %(year)s (%(source)s)"),
+                    ip=_code(m["ip"]), year=m["y"], source=_code(m["src"]))),
     (_BEHAVIOUR, lambda m: _behaviour(m)),
     (re.compile(r"port (?P<p>\d+) is a crypto peer-to-peer node port$"),
-     lambda m: _("port %(port)s is a cryptocurrency peer-to-peer node port") % {
-         "port": m["p"]}),
+     lambda m: _say(_("port %(port)s is a cryptocurrency peer-to-peer node port"),
+                    port=m["p"])),
     (re.compile(r"(?P<ip>\S+) is a shared egress: find the host behind it$"),
-     lambda m: _("%(ip)s is a shared egress: find the host behind it") % {"ip": m["ip"]}),
+     lambda m: _say(_("%(ip)s is a shared egress: find the host behind it"),
+                    ip=_code(m["ip"]))),
 ]
 
 
-def _behaviour(m: re.Match[str]) -> str:
-    text = _("active %(min)s min in %(n)s sessions, %(ppm)s packets/min, %(bpp)s bytes per "
-             "packet") % {"min": m["min"], "n": m["n"], "ppm": m["ppm"], "bpp": m["bpp"]}
+def _behaviour(m: re.Match[str]) -> SafeString:
+    text = _say(_("active %(min)s min in %(n)s sessions, %(ppm)s packets/min, %(bpp)s bytes "
+                  "per packet"), min=m["min"], n=m["n"], ppm=m["ppm"], bpp=m["bpp"])
     if m["psh"]:
-        text += _(", ACK+PSH %(share)s%%") % {"share": m["psh"]}
+        text += _say(_(", ACK+PSH %(share)s%%"), share=m["psh"])
     if m["push"]:
-        text += _(", the server pushes every %(s)s s") % {"s": m["push"]}
+        text += _say(_(", the server pushes every %(s)s s"), s=m["push"])
     return text
 
 
-def evidence_text(evidence: str) -> str:
-    """The engine's evidence ("…; …"), phrase by phrase in the reader's language."""
+def evidence_text(evidence: str) -> SafeString:
+    """The engine's evidence ("…; …"), phrase by phrase in the reader's language; a phrase
+    it does not know is shown as it is."""
     if _english() or not evidence:
-        return evidence
+        return format_html("{}", evidence)
     out = []
     for part in evidence.split("; "):
         for pattern, say in _PHRASES:
@@ -140,8 +155,8 @@ def evidence_text(evidence: str) -> str:
                 out.append(say(m))
                 break
         else:
-            out.append(part)
-    return _("; ").join(out)
+            out.append(conditional_escape(part))
+    return mark_safe(conditional_escape(_("; ")).join(out))  # noqa: S308 - every part is escaped
 
 
 def signal_text(signal: Any) -> SafeString:
