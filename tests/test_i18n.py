@@ -343,3 +343,25 @@ def test_the_engines_evidence_is_put_into_chinese_phrase_by_phrase() -> None:
             assert english_prose(shown, set()) == [], text
     with translation.override("en"):
         assert str(evidence_text(evidence[0])) == html.escape(evidence[0], quote=True)
+
+
+@pytest.mark.parametrize("reason", [
+    "220.9.9.9 is a CGNAT public address: the source port is needed",
+    "no CGNAT translation of 220.9.9.9:40001 at that time",
+    "2 CGNAT translations match 220.9.9.9:40001",
+    "sessions of 2 accounts (ACC1 … ACC2) cover this time within ±60 s: the address was "
+    "reassigned",
+    "2 static allocations overlap",
+    "no RADIUS session or static allocation holds 61.10.0.7 at that time",
+    "the time had no zone: read as Asia/Shanghai it is ACC1 (s1@10.0.0.1 start), read as UTC "
+    "it is nobody; give the zone",
+    "source ports 40001–40899 belong to different subscribers (ACC1, ambiguous)",
+])
+def test_why_an_address_was_not_attributed_is_told_in_chinese(reason: str) -> None:
+    from django.utils import translation
+
+    from qingling.screening.explain import resolution_text
+
+    with translation.override("zh-hans"):
+        shown = str(resolution_text({"status": "ambiguous", "reason": reason}))
+    assert english_prose(shown, set()) == [] and "无法唯一定位" not in shown, shown

@@ -79,6 +79,10 @@ def resolution_text(res: Mapping[str, Any] | None) -> SafeString:
                  "RADIUS session"), "static": _("static allocation")}.get(via, via)
         return format_html(_("resolved through the {route} {record}"), route=route,
                            record=format_html("<code>{}</code>", res.get("record") or ""))
+    for pattern, say in _WHY:
+        m = pattern.fullmatch(str(res.get("reason") or ""))
+        if m:
+            return say(m)
     if status == "ambiguous":
         return SafeString(_("ambiguous: more than one subscriber or record fits; not "
                             "attributed"))
@@ -129,6 +133,40 @@ _PHRASES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], SafeString]]] = 
     (re.compile(r"(?P<ip>\S+) is a shared egress: find the host behind it$"),
      lambda m: _say(_("%(ip)s is a shared egress: find the host behind it"),
                     ip=_code(m["ip"]))),
+]
+
+
+# Why an address was not attributed (detect/resolve/engine.py, and screen.py for a pair
+# whose two ends resolve differently).
+_WHY: list[tuple[re.Pattern[str], Callable[[re.Match[str]], SafeString]]] = [
+    (re.compile(r"(?P<ip>\S+) is a CGNAT public address: the source port is needed"),
+     lambda m: _say(_("%(ip)s is a CGNAT public address: the source port is needed to find "
+                      "the subscriber"), ip=_code(m["ip"]))),
+    (re.compile(r"no CGNAT translation of (?P<ip>\S+) at that time"),
+     lambda m: _say(_("no CGNAT translation of %(ip)s at that time"), ip=_code(m["ip"]))),
+    (re.compile(r"(?P<n>\d+) CGNAT translations match (?P<ip>\S+)"),
+     lambda m: _say(_("%(n)s CGNAT translations match %(ip)s: not attributed"), n=m["n"],
+                    ip=_code(m["ip"]))),
+    (re.compile(r"sessions of (?P<n>\d+) accounts \((?P<a>.+)\) cover this time within "
+                r"±(?P<s>\d+) s: the address was reassigned"),
+     lambda m: _say(_("sessions of %(n)s accounts (%(accounts)s) cover this time within "
+                      "±%(s)s s: the address was reassigned; not attributed"),
+                    n=m["n"], accounts=_code(m["a"]), s=m["s"])),
+    (re.compile(r"(?P<n>\d+) static allocations overlap"),
+     lambda m: _say(_("%(n)s static allocations overlap: not attributed"), n=m["n"])),
+    (re.compile(r"no RADIUS session or static allocation holds (?P<ip>\S+) at that time"),
+     lambda m: _say(_("no RADIUS session or static allocation holds %(ip)s at that time"),
+                    ip=_code(m["ip"]))),
+    (re.compile(r"the time had no zone: read as Asia/Shanghai it is (?P<a>.+), read as UTC "
+                r"it is (?P<b>.+); give the zone"),
+     lambda m: _say(_("the time has no time zone: read as Beijing time it is %(a)s, read as "
+                      "UTC it is %(b)s; give the time zone"), a=_code(m["a"]),
+                    b=_code(m["b"]))),
+    (re.compile(r"source ports (?P<lo>\S+)–(?P<hi>\S+) belong to different subscribers "
+                r"\((?P<who>.+)\)"),
+     lambda m: _say(_("source ports %(lo)s–%(hi)s belong to different subscribers "
+                      "(%(who)s): not attributed"), lo=m["lo"], hi=m["hi"],
+                    who=_code(m["who"]))),
 ]
 
 
