@@ -83,7 +83,7 @@ CODES = {
     "tCO2", "tce", "kgce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
     "MB", "KB", "B", "s", "min", "pkt", "ACK", "PSH", "Stratum", "stratum", "TLS", "SNI",
     "DNS", "JSON", "API", "Django", "Qingling", "Asia", "Shanghai", "UTC", "Excel",
-    "ECharts", "WPS", "LibreOffice", "soffice", "AM", "PM",
+    "ECharts", "WPS", "LibreOffice", "soffice", "Control", "Command", "Mac", "AM", "PM",
 }
 _SKIP = re.compile(r"<(script|style|noscript|code)\b.*?</\1>|<!--.*?-->", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
@@ -245,6 +245,9 @@ def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]
     pages += [(admin, "/admin/")]  # type: ignore[list-item]
     pages += [(admin, f"/admin/{m._meta.app_label}/{m._meta.model_name}/")  # type: ignore[misc]
               for m in site._registry if m._meta.app_label != "auth"]
+    pages += [(admin, f"/admin/{m._meta.app_label}/{m._meta.model_name}/{first}/change/")  # type: ignore[misc]
+              for m in site._registry if m._meta.app_label != "auth"
+              and (first := m._default_manager.values_list("pk", flat=True).first()) is not None]
     pages += [(admin, p) for p in (  # type: ignore[misc]
         "/admin/cases/classificationrule/add/", "/admin/supervision/tariffaccount/add/",
         "/admin/org/profile/add/", "/admin/cases/warningentry/add/")]
@@ -266,7 +269,7 @@ def test_the_pages_each_role_works_with_carry_no_english_prose(
         assert resp.status_code == 200, path
         if prose := english_prose(resp.content.decode(), names):
             found[f"{who.username} {path}"] = prose
-    assert found == {}
+    assert found == {}, "\n".join(f"{k}: {v}" for k, v in found.items())
 
 
 def test_a_refused_import_is_reported_in_chinese(people: Personas) -> None:

@@ -238,7 +238,8 @@ class SiteVisit(models.Model):
         ordering = ["visited_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.case} visit {timezone.localtime(self.visited_at):%Y-%m-%d}"
+        return _("%(case)s visit of %(day)s") % {
+            "case": self.case, "day": f"{timezone.localtime(self.visited_at):%Y-%m-%d}"}
 
 
 class Evidence(models.Model):

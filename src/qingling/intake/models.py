@@ -71,7 +71,7 @@ class ListRow(models.Model):
         indexes = [models.Index(fields=["batch", "accepted"])]
 
     def __str__(self) -> str:
-        return f"batch {self.batch_id} row {self.row_number}"
+        return _("batch %(batch)s row %(row)s") % {"batch": self.batch_id, "row": self.row_number}
 
 
 class Appearance(models.Model):
@@ -99,4 +99,4 @@ class Appearance(models.Model):
         indexes = [models.Index(fields=["ip", "batch"])]
 
     def __str__(self) -> str:
-        return f"{self.ip_id} in batch {self.batch_id}"
+        return _("%(ip)s in batch %(batch)s") % {"ip": self.ip_id, "batch": self.batch_id}

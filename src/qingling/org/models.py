@@ -70,7 +70,8 @@ class RoutingRule(models.Model):
                                                name="routing_rule_once")]
 
     def __str__(self) -> str:
-        return f"{self.get_subject_type_display()}{self.get_behaviour_display()} → {self.lead}"
+        return (f"{self.get_subject_type_display()}{self.get_behaviour_display()} → "
+                f"{self.lead or '—'}")
 
 
 class Role(models.TextChoices):

@@ -79,7 +79,7 @@ class ScreeningRun(models.Model):
                                                name="screening_once_per_input")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
 
 class Signal(models.Model):
@@ -115,4 +115,4 @@ class Signal(models.Model):
         indexes = [models.Index(fields=["case", "observed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"

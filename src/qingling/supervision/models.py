@@ -137,7 +137,8 @@ class EnergyFactor(models.Model):
         verbose_name = _("energy coefficient")
 
     def __str__(self) -> str:
-        return f"{self.valid_from}: {self.tce_per_kwh} tce, {self.tco2_per_kwh} tCO2 per kWh"
+        return _("%(day)s: %(tce)s tce, %(tco2)s tCO2 per kWh") % {
+            "day": self.valid_from, "tce": self.tce_per_kwh, "tco2": self.tco2_per_kwh}
 
 
 class TariffRate(models.Model):
@@ -154,7 +155,8 @@ class TariffRate(models.Model):
         verbose_name = _("surcharge rate")
 
     def __str__(self) -> str:
-        return f"{self.province_name} {self.yuan_per_kwh} yuan/kWh from {self.valid_from}"
+        return _("%(province)s %(rate)s yuan/kWh from %(day)s") % {
+            "province": self.province_name, "rate": self.yuan_per_kwh, "day": self.valid_from}
 
 
 class TariffAccount(models.Model):
