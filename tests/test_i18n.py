@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from qingling.cases.models import Case
+from qingling.cases.models import Case, WarningEntry
 from qingling.cases.services import case_transition, evidence_add, visit_record
 from qingling.common.weeks import IsoWeek
 from qingling.intake.services import import_list
@@ -191,6 +191,10 @@ def world(people: Personas, settings: object, tmp_path: Path) -> dict[str, objec
     weekly_close(week, at("2026-11-21T09:00"))
     school = Escalation.objects.get(case__ip_summary="61.10.0.8")
     escalation_move(school, "approve", people.city, at("2026-11-21T10:00"))
+    client_for(people.city).post("/warning-lists/", {"network": "61.10.0.0/30",
+                                                      "kind": "gov_exit", "name": "市政务外网出口",
+                                                      "note": ""})
+    assert WarningEntry.objects.count() == 1
     admin = User.objects.create_superuser("root", password="x")
     return {"week": week, "listed": Case.objects.get(ip_summary="61.10.0.6"),
             "visited": visited, "network": network, "admin": admin, "school": school.case}
@@ -297,6 +301,11 @@ def test_the_defects_users_saw_are_chinese(world: dict[str, object], people: Per
     assert "根据监测信号立案" in found and "Created from a list" not in found
     batch = city.get("/lists/").content.decode()
     assert "not an IP address" not in batch
+    # Showing personal data needs a reason, asked for in Chinese.
+    sub = Subscriber.objects.get(account="ACC1")
+    reveal = city.post(f"/screening/subscribers/{sub.pk}/reveal/", {"reason": " "})
+    assert "请填写查看个人信息的事由" in reveal.content.decode()
+    assert english_prose(reveal.content.decode(), _names()) == []
     # Issuing the bulletin, a refused upload and a service's refusal are told in Chinese.
     issued = city.post(f"/supervision/bulletin/{world['week']}/issue/", follow=True)
     assert "已生成。" in issued.content.decode()  # with a warning in Chinese if no PDF
