@@ -137,12 +137,15 @@ def test_the_prose_finder_finds_english_and_allows_codes() -> None:
     ok = ("<p>IP地址 60.1.1.1，XLSX，12.5 kW，2026-W48，city，k.csv，"
           "<script>var a = 'not shown';</script> 重点名单</p>")
     assert english_prose(ok, {"city"}) == []
+    assert english_prose("<p>状态：pending</p>", set()) == ["pending"]
+    assert english_prose("<p>不是IP地址：<code>'not an ip'</code></p>", set()) == []
 
 
 @pytest.fixture
 def world(people: Personas, settings: object, tmp_path: Path) -> dict[str, object]:
-    """A week of work: a key list with a rejected row, a visit, a network screening and a
-    list resolution, the weekly close."""
+    """A week of work: a key list with a rejected row, subscribers (two needing triage) and
+    the list's addresses resolved to them, a visit with a photo, a network screening, the
+    weekly close with an approved escalation about a school, a warning-list entry."""
     from qingling.detect.engines import connect
     from qingling.detect.resolve import schema
     from qingling.detect.resolve.engine import build_sessions
