@@ -380,3 +380,17 @@ def test_why_an_address_was_not_attributed_is_told_in_chinese(reason: str) -> No
     with translation.override("zh-hans"):
         shown = str(resolution_text({"status": "ambiguous", "reason": reason}))
     assert english_prose(shown, set()) == [] and "无法唯一定位" not in shown, shown
+
+
+def test_a_refused_import_reads_in_english_on_request_and_a_bad_week_in_chinese(
+        people: Personas) -> None:
+    data = csv_bytes([row("not-an-ip", "乙公司", when="2026-11-17 10:00:00")])
+    c = client_for(people.city)
+    english = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", data),
+                                        "list_type": "key", "week": "2026-W47"},
+                     HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "k.csv: 1 of 1 row is invalid; nothing was imported" in english
+    assert "not an IP address" in english
+    week = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", data),
+                                     "list_type": "key", "week": "2026-W99"}).content.decode()
+    assert "2026 年没有第 99 周" in week and english_prose(week, _names()) == []
