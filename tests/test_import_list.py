@@ -150,7 +150,10 @@ def test_accept_valid_imports_the_valid_rows_and_keeps_the_rejected_ones(ref: No
     assert batch.status == "partial" and batch.rejected_count == 1
     bad = batch.rows.get(accepted=False)
     assert bad.row_number == 3 and bad.ip_text == "not-an-ip"
-    assert bad.reasons == [{"column": "IP地址", "reason": "not an IP address: 'not-an-ip'"}]
+    # Kept as the msgid and its parameters, put into words when shown.
+    assert bad.reasons == [{"column": "IP地址", "reason": "not an IP address: 'not-an-ip'",
+                            "message": "not an IP address: %(value)s",
+                            "params": {"value": "'not-an-ip'"}}]
     assert Case.objects.count() == 1
 
 

@@ -107,7 +107,10 @@ def test_the_case_page_shows_its_signals_on_one_timeline(carrier: dict,
     c = client_for(people.city)
     html = c.get(f"/cases/{case.pk}/").content.decode()
     assert "data-signals-summary" in html and 'data-signal="network"' in html
-    assert "RADIUS session" in html
+    # How the address was resolved, in the reader's language (the engine words it in English).
+    assert "经RADIUS 认证会话定位" in html
+    english = c.get(f"/cases/{case.pk}/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert "RADIUS session" in english
     other = client_for(people.dept_other)
     assert other.get(f"/cases/{case.pk}/").status_code in (403, 404)
 

@@ -31,24 +31,25 @@ class AuditEntry(models.Model):
 
     at = models.DateTimeField(_("time"), db_index=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
-    )
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("actor"))
     action = models.CharField(_("action"), max_length=40)
-    object_type = models.CharField(max_length=40)
-    object_id = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=40, verbose_name=_("object type"))
+    object_id = models.CharField(max_length=64, verbose_name=_("object ID"))
     case = models.ForeignKey(
-        "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="audit"
-    )
-    from_state = models.CharField(max_length=24, blank=True)
-    to_state = models.CharField(max_length=24, blank=True)
-    comment = models.TextField(blank=True)
-    data = models.JSONField(default=dict, blank=True)
+        "cases.Case", null=True, blank=True, on_delete=models.PROTECT, related_name="audit",
+        verbose_name=_("case"))
+    from_state = models.CharField(max_length=24, blank=True, verbose_name=_("from state"))
+    to_state = models.CharField(max_length=24, blank=True, verbose_name=_("to state"))
+    comment = models.TextField(blank=True, verbose_name=_("comment"))
+    data = models.JSONField(default=dict, blank=True, verbose_name=_("data"))
     prev_hash = models.CharField(max_length=64, blank=True, editable=False)
     hash = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
         ordering = ["at", "id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
 

@@ -152,7 +152,8 @@ OVERRIDABLE = ("subject_type", "behaviour", "grade", "lead_department")
 
 
 def case_reclassify(case: Case, *, cause: str, actor: Any, now: datetime,
-                    classifier: Classifier | None = None, router: Router | None = None) -> bool:
+                    classifier: Classifier | None = None, router: Router | None = None,
+                    cause_data: dict[str, Any] | None = None) -> bool:
     """Recompute subject type, behaviour, grade and routing from the case's facts, keeping
     what the city corrected by hand and the behaviour a verifier recorded; audited with the
     rules that decided. Returns whether anything changed."""
@@ -196,5 +197,6 @@ def case_reclassify(case: Case, *, cause: str, actor: Any, now: datetime,
     audit_record(actor=actor, action="reclassify", obj=case, case=case, at=now, comment=cause,
                  data={"before": {k: str(v) for k, v in before.items()},
                        "after": {k: str(v) for k, v in changes.items()},
-                       "co_departments": sorted(route.co_ids), "rules": cls.matched})
+                       "co_departments": sorted(route.co_ids), "rules": cls.matched,
+                       **(cause_data or {})})
     return True

@@ -54,11 +54,11 @@ class IPAddress(models.Model):
     """An observable, stored once, linked to every case and list row that mentions it."""
 
     value = models.CharField(_("IP address"), max_length=50, unique=True)
-    version = models.PositiveSmallIntegerField()
-    is_range = models.BooleanField(default=False)
+    version = models.PositiveSmallIntegerField(verbose_name=_("version"))
+    is_range = models.BooleanField(default=False, verbose_name=_("is a range"))
     special = models.CharField(_("special use"), max_length=12, blank=True)
-    first_seen_at = models.DateTimeField()
-    last_seen_at = models.DateTimeField()
+    first_seen_at = models.DateTimeField(verbose_name=_("first seen at"))
+    last_seen_at = models.DateTimeField(verbose_name=_("last seen at"))
 
     class Meta:
         verbose_name = _("IP address")
@@ -71,16 +71,16 @@ class IPAddress(models.Model):
 class Case(models.Model):
     """One subject or site with everything that points at it."""
 
-    subject_key = models.CharField(max_length=200, db_index=True)
+    subject_key = models.CharField(max_length=200, db_index=True, verbose_name=_("subject key"))
     # Personal data is sealed at rest (common/fields.py); find it by the blind indexes.
     subject_name = EncryptedTextField(_("subject"), max_length=200, blank=True)
     uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     id_number = EncryptedTextField(_("ID number"), max_length=18, blank=True)
     phone = EncryptedTextField(_("phone"), max_length=30, blank=True)
     address = EncryptedTextField(_("address"), max_length=300, blank=True)
-    name_index = BlindIndexField(source="subject_name")
-    id_index = BlindIndexField(source="id_number")
-    phone_index = BlindIndexField(source="phone")
+    name_index = BlindIndexField(source="subject_name", verbose_name=_("name index"))
+    id_index = BlindIndexField(source="id_number", verbose_name=_("ID number index"))
+    phone_index = BlindIndexField(source="phone", verbose_name=_("phone index"))
     county = models.ForeignKey(
         "geo.Division",
         null=True,
@@ -98,8 +98,7 @@ class Case(models.Model):
         verbose_name=_("township"),
     )
     zone = models.ForeignKey(
-        "geo.ResponsibilityArea", null=True, blank=True, on_delete=models.PROTECT
-    )
+        "geo.ResponsibilityArea", null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("zone"))
     carrier = models.CharField(_("carrier"), max_length=40, blank=True)
     # The list's own 类型 column, as given: classification is recomputed from it and from
     # what the visits found.
@@ -114,7 +113,8 @@ class Case(models.Model):
         _("behaviour"), max_length=20, choices=Behaviour.choices, default=Behaviour.UNDETERMINED
     )
     grade = models.CharField(_("grade"), max_length=2, choices=Grade.choices, default=Grade.L3)
-    classification = models.JSONField(default=list, blank=True)  # the rules that matched
+    classification = models.JSONField(default=list, blank=True,
+        verbose_name=_("classification"))  # the rules that matched
     lead_department = models.ForeignKey(
         "org.Department",
         null=True,
@@ -151,8 +151,8 @@ class Case(models.Model):
     first_evidence_at = models.DateTimeField(_("first evidence"), null=True, blank=True)
     # Attributes the city corrected by hand (subject_type, behaviour, grade, lead): the
     # rules no longer change them.
-    overrides = models.JSONField(default=list, blank=True)
-    ips = models.ManyToManyField(IPAddress, related_name="cases", blank=True)
+    overrides = models.JSONField(default=list, blank=True, verbose_name=_("overrides"))
+    ips = models.ManyToManyField(IPAddress, related_name="cases", blank=True, verbose_name=_("IP addresses"))
     ip_summary = models.CharField(_("IP"), max_length=120, blank=True)
 
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -161,6 +161,8 @@ class Case(models.Model):
     closed_reason = models.TextField(_("reason"), blank=True)
 
     class Meta:
+        verbose_name = _("case")
+        verbose_name_plural = _("cases")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["county", "state"]),
@@ -197,10 +199,12 @@ class CaseKey(models.Model):
     """A key a case is known by (``uscc:…``, ``id:…``, ``account:…``, ``meter:…``,
     ``name:county:…``, ``addr:…``, ``ip:…``): see ``cases.identity``."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="keys")
-    key = models.CharField(max_length=200, db_index=True)
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="keys", verbose_name=_("case"))
+    key = models.CharField(max_length=200, db_index=True, verbose_name=_("key"))
 
     class Meta:
+        verbose_name = _("case key")
+        verbose_name_plural = _("case keys")
         constraints = [models.UniqueConstraint(fields=["case", "key"], name="case_key_once")]
 
     def __str__(self) -> str:
@@ -210,9 +214,10 @@ class CaseKey(models.Model):
 class SiteVisit(models.Model):
     """What a verifier found on site."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="visits")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="visits", verbose_name=_("case"))
     visited_at = models.DateTimeField(_("visited at"))
-    verifier = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    verifier = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+        verbose_name=_("verifier"))
     found_mining = models.BooleanField(_("mining found"))
     subject_name = EncryptedTextField(_("subject"), max_length=200, blank=True)
     subject_id = EncryptedTextField(
@@ -230,13 +235,16 @@ class SiteVisit(models.Model):
     machines_seized = models.PositiveIntegerField(_("machines seized"), default=0)
     power_cut = models.BooleanField(_("power cut"), default=False)
     notes = models.TextField(_("notes"), blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("site visit")
+        verbose_name_plural = _("site visits")
         ordering = ["visited_at", "id"]
 
     def __str__(self) -> str:
-        return f"{self.case} visit {timezone.localtime(self.visited_at):%Y-%m-%d}"
+        return _("%(case)s visit of %(day)s") % {
+            "case": self.case, "day": f"{timezone.localtime(self.visited_at):%Y-%m-%d}"}
 
 
 class Evidence(models.Model):
@@ -246,21 +254,24 @@ class Evidence(models.Model):
         PHOTO = "photo", _("Photo")
         DOCUMENT = "document", _("Document")
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evidence")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="evidence", verbose_name=_("case"))
     visit = models.ForeignKey(
-        SiteVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence"
-    )
+        SiteVisit, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence",
+            verbose_name=_("visit"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    content_type = models.CharField(max_length=80)
+    content_type = models.CharField(max_length=80, verbose_name=_("content type"))
     original_name = models.CharField(_("file name"), max_length=200)
-    sha256 = models.CharField(max_length=64, db_index=True)
-    size = models.PositiveBigIntegerField()
-    storage_path = models.CharField(max_length=300)
+    sha256 = models.CharField(max_length=64, db_index=True, verbose_name=_("SHA-256"))
+    size = models.PositiveBigIntegerField(verbose_name=_("size"))
+    storage_path = models.CharField(max_length=300, verbose_name=_("storage path"))
     caption = models.CharField(_("caption"), max_length=200, blank=True)
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
-    uploaded_at = models.DateTimeField(default=timezone.now)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+        verbose_name=_("uploaded by"))
+    uploaded_at = models.DateTimeField(default=timezone.now, verbose_name=_("uploaded at"))
 
     class Meta:
+        verbose_name = _("evidence file")
+        verbose_name_plural = _("evidence files")
         ordering = ["uploaded_at", "id"]
 
     def __str__(self) -> str:
@@ -297,6 +308,8 @@ class ClassificationRule(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
+        verbose_name = _("classification rule")
+        verbose_name_plural = _("classification rules")
         ordering = ["priority", "id"]
 
     def __str__(self) -> str:
@@ -311,7 +324,8 @@ class ClassificationRule(models.Model):
             try:
                 re.compile(self.value)
             except re.error as exc:
-                raise ValidationError({"value": str(exc)}) from None
+                raise ValidationError({"value": _("not a valid regular expression (%(error)s)")
+                                                % {"error": exc}}) from None
         if self.operator == self.Operator.GTE:
             try:
                 float(self.value)
@@ -338,8 +352,8 @@ class WarningEntry(models.Model):
     note = models.CharField(_("note"), max_length=300, blank=True)
     is_active = models.BooleanField(_("active"), default=True)
     added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
+                                 on_delete=models.SET_NULL, related_name="+", verbose_name=_("added by"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["network"]

@@ -270,8 +270,9 @@ def case_visit(request: HttpRequest, case_id: int) -> HttpResponse:
     form = VisitForm(request.POST, request.FILES)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
-                           f"{' '.join(str(e) for e in errors)}")
+            messages.error(request, _("%(field)s: %(errors)s") % {
+                "field": form.fields[field].label if field in form.fields else "",
+                "errors": " ".join(str(e) for e in errors)})
         return redirect("case_detail", case_id=case_id)
     data = dict(form.cleaned_data)
     upload = data.pop("photo")
@@ -296,8 +297,9 @@ def case_correct_view(request: HttpRequest, case_id: int) -> HttpResponse:
     form = CorrectionForm(request.POST)
     if not form.is_valid():
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label if field in form.fields else ''}: "
-                           f"{' '.join(str(e) for e in errors)}")
+            messages.error(request, _("%(field)s: %(errors)s") % {
+                "field": form.fields[field].label if field in form.fields else "",
+                "errors": " ".join(str(e) for e in errors)})
         return redirect("case_detail", case_id=case_id)
     d = form.cleaned_data
     try:

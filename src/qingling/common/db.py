@@ -66,6 +66,9 @@ def fast_insert(model: type[Model], columns: Sequence[str], rows: Iterable[Seque
     n = 0
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # Rows are made before COPY starts: making one may query the database (a data
+            # key for sealing), which cannot happen on a connection in the middle of a COPY.
+            rows = list(rows)
             raw = cursor.cursor
             with raw.copy(f'COPY "{table}" ({cols}) FROM STDIN') as copy:
                 for r in rows:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy, gettext_noop
+
+from qingling.common.problems import Problem
+
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -43,14 +47,14 @@ def parse_ip(text: str) -> ParsedIP:
     """Parse one cell. Raises ValueError with a message fit for an import report."""
     raw = text.strip().replace("\u3000", "").replace("．", ".").replace("：", ":")
     if not raw:
-        raise ValueError("empty IP address")
+        raise Problem(gettext_noop("empty IP address"))
     if raw.startswith("[") and "]" in raw:
         raw = raw[1 : raw.index("]")]
     if "/" in raw:
         try:
             net = ipaddress.ip_network(raw, strict=False)
         except ValueError:
-            raise ValueError(f"not an IP range: {text!r}") from None
+            raise Problem(gettext_noop("not an IP range: %(value)s"), value=repr(text)) from None
         cleared = str(net) != raw.lower() and str(ipaddress.ip_interface(raw).ip) != str(
             net.network_address
         )
@@ -60,8 +64,20 @@ def parse_ip(text: str) -> ParsedIP:
     try:
         addr = ipaddress.ip_address(raw)
     except ValueError:
-        raise ValueError(f"not an IP address: {text!r}") from None
+        raise Problem(gettext_noop("not an IP address: %(value)s"), value=repr(text)) from None
     if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
         addr = addr.ipv4_mapped
     net = ipaddress.ip_network(addr)
     return ParsedIP(str(addr), addr.version, False, _special(net))
+
+
+# What ``ParsedIP.special`` means, for people (the stored value is the code).
+SPECIAL_LABELS = {
+    "loopback": gettext_lazy("loopback"),
+    "link-local": gettext_lazy("link-local"),
+    "multicast": gettext_lazy("multicast"),
+    "unspecified": gettext_lazy("unspecified"),
+    "cgnat": gettext_lazy("carrier-grade NAT (shared)"),
+    "private": gettext_lazy("private network"),
+    "reserved": gettext_lazy("reserved"),
+}

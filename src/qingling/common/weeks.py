@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.utils.translation import gettext
+
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 _WEEK_RE = re.compile(r"(\d{4})-?W(\d{2})")
 
@@ -24,12 +26,14 @@ class IsoWeek:
     def parse(cls, text: str) -> IsoWeek:
         m = _WEEK_RE.fullmatch(text.strip().upper())
         if not m:
-            raise ValueError(f"{text!r} is not an ISO week such as 2026-W48")
+            raise ValueError(gettext("%(text)s is not an ISO week such as 2026-W48")
+                             % {"text": repr(text)})
         year, week = int(m.group(1)), int(m.group(2))
         try:
             date.fromisocalendar(year, week, 1)
         except ValueError:
-            raise ValueError(f"{text!r}: {year} has no week {week}") from None
+            raise ValueError(gettext("%(text)s: %(year)s has no week %(week)s")
+                             % {"text": repr(text), "year": year, "week": week}) from None
         return cls(year, week)
 
     @classmethod

@@ -4,9 +4,11 @@ outside the city rejected, and anything short of a township sent to manual triag
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from qingling.geo.gazetteer import Gazetteer
 from qingling.geo.models import Division
@@ -33,7 +35,7 @@ def locate_many(addresses: list[str], gazetteer: Gazetteer | None = None) -> lis
         if place is not None and (place.township_id or place.zone_id):
             out.append(Located(place.county_id, place.township_id, 1.0, ""))
         elif place is not None:
-            out.append(Located(place.county_id, None, 0.6, "county only: no township named"))
+            out.append(Located(place.county_id, None, 0.6, gettext_noop("county only: no township named")))
         else:
             out.append(None)
             if a:
@@ -51,8 +53,20 @@ def locate_many(addresses: list[str], gazetteer: Gazetteer | None = None) -> lis
             where = "".join(r[k] for k in ("省", "市", "区") if isinstance(r.get(k), str))
             if code[:6] in counties:
                 out[i] = Located(counties[code[:6]], None, 0.6,
-                                 "county from the address parser: no township named")
+                                 gettext_noop("county from the address parser: no township "
+                                              "named"))
             elif code and code[:4] != city_prefix:
                 out[i] = Located(None, None, 0.0, f"outside the city ({where})")
-    return [x if x is not None else Located(None, None, 0.0, "no place recognised")
+    return [x if x is not None else Located(None, None, 0.0, gettext_noop("no place recognised"))
             for x in out]
+
+
+_OUTSIDE = re.compile(r"outside the city \((?P<where>.*)\)")
+
+
+def triage_text(reason: str) -> str:
+    """A kept triage reason (English, as ``locate_many`` gives it) in the reader's language."""
+    m = _OUTSIDE.fullmatch(reason)
+    if m:
+        return gettext("outside the city (%(where)s)") % {"where": m["where"]}
+    return gettext(reason) if reason else ""

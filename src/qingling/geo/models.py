@@ -17,12 +17,14 @@ class Division(models.Model):
     name = models.CharField(_("name"), max_length=40)
     level = models.CharField(_("level"), max_length=10, choices=Level.choices)
     parent = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
-    )
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children",
+            verbose_name=_("parent"))
     aliases = models.JSONField(_("aliases"), default=list, blank=True)
     source = models.CharField(_("source"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("division")
+        verbose_name_plural = _("divisions")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -42,9 +44,12 @@ class ResponsibilityArea(models.Model):
 
     name = models.CharField(_("name"), max_length=60, unique=True)
     aliases = models.JSONField(_("aliases"), default=list, blank=True)
-    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="zones")
+    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="zones",
+        verbose_name=_("county"))
 
     class Meta:
+        verbose_name = _("responsibility area")
+        verbose_name_plural = _("responsibility areas")
         ordering = ["name"]
 
     def __str__(self) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from qingling.intake import limits
 
@@ -55,6 +56,25 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "phone": ("联系电话", "电话", "手机", "手机号", "phone", "mobile"),
     "id_number": ("身份证号", "身份证号码", "证件号码", "证件号", "idnumber"),
     "machines": ("矿机数量", "矿机数", "机器数量", "machines"),
+}
+
+# What each canonical field is called on a page (batch pages show how columns were read).
+FIELD_LABELS = {
+    "ip": gettext_lazy("IP address"),
+    "port": gettext_lazy("port"),
+    "observed_at": gettext_lazy("observed at"),
+    "carrier": gettext_lazy("carrier"),
+    "unit_name": gettext_lazy("unit name"),
+    "uscc": gettext_lazy("unified social credit code"),
+    "address": gettext_lazy("address"),
+    "county": gettext_lazy("county"),
+    "township": gettext_lazy("township"),
+    "coin": gettext_lazy("coin"),
+    "pool": gettext_lazy("mining pool"),
+    "type": gettext_lazy("type"),
+    "phone": gettext_lazy("phone"),
+    "id_number": gettext_lazy("ID number"),
+    "machines": gettext_lazy("machines"),
 }
 
 _BRACKETS = re.compile(r"[（(\[【].*?[）)\]】]")
@@ -122,11 +142,11 @@ def sniff_format(data: bytes) -> str:
                     return "xlsx"
         except zipfile.BadZipFile:
             pass
-        raise ListFileError("a ZIP file that is not an XLSX workbook")
+        raise ListFileError(_("a ZIP file that is not an XLSX workbook"))
     if data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ListFileError("an old .xls workbook: save it as .xlsx or CSV and import again")
+        raise ListFileError(_("an old .xls workbook: save it as .xlsx or CSV and import again"))
     if b"\x00" in data[:4096]:
-        raise ListFileError("a binary file, neither CSV nor XLSX")
+        raise ListFileError(_("a binary file, neither CSV nor XLSX"))
     return "csv"
 
 
@@ -145,7 +165,8 @@ def decode_text(data: bytes) -> tuple[str, str]:
         return data.decode("gb18030"), "gb18030"
     except UnicodeDecodeError as exc:
         raise ListFileError(
-            f"text is neither UTF-8 nor GBK/GB18030 (bad byte at offset {exc.start})"
+            _("text is neither UTF-8 nor GBK/GB18030 (bad byte at offset %(offset)s)")
+            % {"offset": exc.start}
         ) from None
 
 
@@ -183,7 +204,7 @@ def _iter_xlsx(data: bytes) -> Iterator[tuple[int, list[str]]]:
     except limits.LimitExceeded as exc:
         raise ListFileError(str(exc)) from None
     except Exception as exc:  # openpyxl raises many types for a damaged workbook
-        raise ListFileError(f"the workbook cannot be opened: {exc}") from None
+        raise ListFileError(_("the workbook cannot be opened: %(error)s") % {"error": exc}) from None
     try:
         ws = wb.worksheets[0]
         # One column past the limit is read, so that a too-wide header is seen and refused.
@@ -205,8 +226,8 @@ def find_header(rows: list[tuple[int, list[str]]], limit: int = 30) -> int:
         if any(canonical_field(c) == "ip" for c in cells if c):
             return i
     raise ListFileError(
-        "no header row with an IP column in the first 30 rows "
-        "(expected a column named e.g. IP地址, IP or ip)"
+        _("no header row with an IP column in the first %(n)s rows (expected a column named "
+          "e.g. IP地址, IP or ip)") % {"n": limit}
     )
 
 
@@ -233,7 +254,7 @@ def read_rows(data: bytes) -> tuple[str, str, list[tuple[int, list[str]]]]:
 def read_table(data: bytes) -> Table:
     fmt, encoding, rows = read_rows(data)
     if not rows:
-        raise ListFileError("the file has no rows")
+        raise ListFileError(_("the file has no rows"))
     h = find_header(rows)
     header_number, headers = rows[h]
     width = len(headers)

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from qingling.audit.services import audit_bulk
 from qingling.cases.classify import Classification, Classifier, Router, case_reclassify
@@ -51,17 +53,23 @@ class ListRejected(ValueError):
         self.file_name = file_name
         self.errors = errors
         self.rows = rows
-        bad_rows = len({e.row for e in errors})
-        super().__init__(
-            f"{file_name}: {bad_rows} of {rows} rows are invalid; nothing was imported"
-        )
+        self.bad_rows = len({e.row for e in errors})
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        """The refusal in the active language ("2 of 3 rows are invalid…")."""
+        return ngettext(
+            "%(file)s: %(bad)s of %(rows)s row is invalid; nothing was imported",
+            "%(file)s: %(bad)s of %(rows)s rows are invalid; nothing was imported",
+            self.rows,
+        ) % {"file": self.file_name, "bad": self.bad_rows, "rows": self.rows}
 
     def report(self, limit: int = 50) -> str:
-        lines = [str(self)]
+        lines = [self.summary()]
         lines += [f"  {self.file_name}: {e}" for e in self.errors[:limit]]
         if len(self.errors) > limit:
-            lines.append(f"  … and {len(self.errors) - limit} more")
-        lines.append("Fix the rows, or import the valid rows with --accept-valid.")
+            lines.append("  " + _("… and %(n)s more") % {"n": len(self.errors) - limit})
+        lines.append(_("Fix the rows, or import the valid rows with --accept-valid."))
         return "\n".join(lines)
 
 
@@ -131,7 +139,8 @@ def import_list(
     progress: Progress | None = None,
 ) -> ImportSummary:
     if list_type not in ListType.values:
-        raise ValueError(f"list type must be one of {', '.join(ListType.values)}")
+        raise ValueError(_("list type must be one of %(types)s")
+                         % {"types": ", ".join(ListType.values)})
     now = now or timezone.now()
     say = progress or (lambda _msg: None)
     summary = ImportSummary(file=file_name, list_type=list_type, week=str(week))
@@ -142,12 +151,13 @@ def import_list(
         summary.rows = dup.row_count
         return summary
     if len(data) > settings.QINGLING_LIST_MAX_BYTES:
-        raise ListFileError(f"{file_name}: larger than the limit of {len(data)} bytes")
+        raise ListFileError(_("%(file)s: larger than the limit of %(limit)s bytes") % {
+            "file": file_name, "limit": settings.QINGLING_LIST_MAX_BYTES})
     try:
         say("reading")
         table = read_table(data)
     except ListFileError as exc:
-        raise ListFileError(f"{file_name}: {exc}") from None
+        raise ListFileError(_("%(file)s: %(error)s") % {"file": file_name, "error": exc}) from None
     same = ListBatch.objects.filter(content_sha=table.digest, list_type=list_type,
                                     week=str(week)).first()
     if same is not None:
@@ -158,7 +168,8 @@ def import_list(
     gazetteer = Gazetteer.load(settings.QINGLING_CITY_CODE)
     checked = check_rows(table, gazetteer, now)
     if not checked:
-        raise ListFileError(f"{file_name}: the header is there but no data rows follow it")
+        raise ListFileError(_("%(file)s: the header is there but no data rows follow it")
+                            % {"file": file_name})
     errors = [e for r in checked for e in r.errors]
     if errors and not accept_valid:
         raise ListRejected(file_name, errors, len(checked))
@@ -204,6 +215,12 @@ class _Batch:
     @property
     def flag(self) -> str:
         return LIST_FLAG[ListType(self.list_type)]
+
+    @property
+    def listed(self) -> dict[str, Any]:
+        """The batch in an audit entry's data: the timeline names the list from it in the
+        reader's language."""
+        return {"batch": self.batch.pk, "list_type": self.list_type, "week": str(self.week)}
 
     @property
     def label(self) -> str:
@@ -281,7 +298,7 @@ def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], 
         ListRow,
         ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
         ((batch.pk, r.row_number, r.ok,
-          [{"column": e.column, "reason": e.reason} for e in r.errors],
+          [e.stored() for e in r.errors],
           r.ip_text[:100], seal_json(r.fields), seal_json(r.extra)) for r in checked),
     )
     row_ids = dict(ListRow.objects.filter(batch=batch).values_list("row_number", "id"))
@@ -355,7 +372,7 @@ def _create_cases(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) ->
     router = Router.load()
     new: list[_Group] = [g for g in groups if g.case is None]
     for g in new:
-        r0, _, cls = g.rows[0]
+        r0, _row_id, cls = g.rows[0]
         place = next((m[0].place for m in g.rows if m[0].place is not None), None)
         route = router.route(cls.subject_type, cls.behaviour)
         f = r0.fields
@@ -388,7 +405,7 @@ def _create_cases(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) ->
         assert g.case is not None
         cls = g.rows[0][2]
         co_rows += [(g.case.pk, d) for d in router.route(cls.subject_type, cls.behaviour).co_ids]
-        b.audit("create", g.case, "", g.case.state, {"batch": b.batch.pk, "rules": cls.matched})
+        b.audit("create", g.case, "", g.case.state, {**b.listed, "rules": cls.matched})
     fast_insert(Case.co_departments.through, ("case_id", "department_id"), co_rows)
 
 
@@ -405,7 +422,7 @@ def _update_existing(b: _Batch, groups: list[_Group]) -> set[int]:
     for pk in sorted(reopened):
         c = existing[pk]
         target = State.DISPATCHED if c.county_id else State.PENDING
-        b.audit("rebound", c, c.state, target, {"batch": b.batch.pk})
+        b.audit("rebound", c, c.state, target, b.listed)
     for ids in _chunks(sorted(reopened)):
         for has_county, target in ((False, State.PENDING), (True, State.DISPATCHED)):
             qs = Case.objects.filter(pk__in=ids, state=State.CLEARED, county__isnull=not has_county)
@@ -435,7 +452,7 @@ def _update_existing(b: _Batch, groups: list[_Group]) -> set[int]:
         classifier, router = Classifier.load(), Router.load()
         for case in Case.objects.filter(pk__in=sorted(joins_key)).select_related("county"):
             case_reclassify(case, cause=f"列入{b.label}", actor=None, now=b.now,
-                            classifier=classifier, router=router)
+                            classifier=classifier, router=router, cause_data=b.listed)
     b.summary.cases_reopened = len(reopened)
     return reopened
 
@@ -462,7 +479,7 @@ def _record_appearances(b: _Batch, groups: list[_Group], ips: dict[str, IPAddres
     s = b.summary
     for g in groups:
         assert g.case is not None
-        for r, o, _ in g.rows:
+        for r, o, _cls in g.rows:
             assert r.ip is not None
             value = r.ip.value
             seen_now.add(value)

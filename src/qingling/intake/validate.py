@@ -7,9 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.utils.translation import gettext as _
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext, gettext_noop
 
 from qingling.common.ips import ParsedIP, parse_ip
+from qingling.common.problems import Problem, problem_html, problem_text
 from qingling.common.weeks import SHANGHAI
 from qingling.geo.gazetteer import Gazetteer, Place
 from qingling.intake import limits
@@ -64,27 +66,69 @@ def parse_when(text: str, now: datetime) -> datetime:
             except ValueError:
                 m = _DATE_SHAPE.match(t)
                 if m:
-                    raise ValueError(f"impossible date: {text!r}") from None
-                raise ValueError(f"not a date or time: {text!r}") from None
+                    raise Problem(gettext_noop("impossible date: %(value)s"),
+                                  value=repr(text)) from None
+                raise Problem(gettext_noop("not a date or time: %(value)s"),
+                              value=repr(text)) from None
         moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
     if moment < EARLIEST:
-        raise ValueError(f"impossible date: {text!r} is before any cryptocurrency existed")
+        raise Problem(gettext_noop("impossible date: %(value)s is before any cryptocurrency "
+                                   "existed"), value=repr(text))
     if moment > now + timedelta(days=1):
-        raise ValueError(f"impossible date: {text!r} is in the future")
+        raise Problem(gettext_noop("impossible date: %(value)s is in the future"),
+                      value=repr(text))
     return moment
 
 
 @dataclass
 class RowError:
+    """One problem of one row. Kept as a msgid and its parameters (``stored``), put into
+    words in the reader's language (``reason``); ``english`` is the same words in English."""
+
     row: int
     column: str
-    reason: str
+    message: str  # a msgid marked with gettext_noop
+    params: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: int, column: str, problem: ValueError) -> RowError:
+        if isinstance(problem, Problem):
+            return cls(row, column, problem.message, problem.params)
+        return cls(row, column, "%(detail)s", {"detail": str(problem)})
+
+    @property
+    def reason(self) -> str:
+        return problem_text(self.message, self.params)
+
+    @property
+    def reason_html(self) -> SafeString:
+        return problem_html(self.message, self.params)
+
+    @property
+    def english(self) -> str:
+        return self.message % self.params if self.params else self.message
+
+    def stored(self) -> dict[str, object]:
+        return {"column": self.column, "reason": self.english, "message": self.message,
+                "params": self.params}
 
     def as_dict(self) -> dict[str, object]:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
+        return {"row": self.row, **self.stored()}
 
     def __str__(self) -> str:
-        return f"row {self.row}, column {self.column}: {self.reason}"
+        return gettext("row %(row)s, column %(column)s: %(reason)s") % {
+            "row": self.row, "column": self.column, "reason": self.reason}
+
+
+def stored_reason(stored: dict[str, object], html: bool = False) -> str:
+    """A reason as an import batch keeps it, in the reader's language (batches imported
+    before reasons were kept as msgids have only the English words)."""
+    message = stored.get("message")
+    if isinstance(message, str):
+        params = stored.get("params")
+        said = problem_html if html else problem_text
+        return said(message, params if isinstance(params, dict) else None)
+    return str(stored.get("reason", ""))
 
 
 @dataclass
@@ -119,7 +163,7 @@ def column_map(headers: list[str]) -> dict[int, str]:
 def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[CheckedRow]:
     cmap = column_map(table.headers)
     header_of = {f: table.headers[i] for i, f in cmap.items()}
-    city_name = gazetteer.city.name if gazetteer.city else "the city"
+    city_name = gazetteer.city.name if gazetteer.city else gettext("the city")
     out: list[CheckedRow] = []
     for number, cells in table.rows:
         fields: dict[str, str] = {}
@@ -132,35 +176,38 @@ def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[Checke
                 extra[name or f"column {i + 1}"] = value
         row = CheckedRow(number, fields.get("ip", ""), fields, extra)
 
-        def err(f: str, reason: str, row: CheckedRow = row) -> None:
-            row.errors.append(RowError(row.row_number, header_of.get(f, f), reason))
+        def err(f: str, problem: ValueError, row: CheckedRow = row) -> None:
+            row.errors.append(RowError.of(row.row_number, header_of.get(f, f), problem))
 
         _check_cells(row, err)
 
         try:
             row.ip = parse_ip(row.ip_text)
         except ValueError as exc:
-            err("ip", str(exc))
+            err("ip", exc)
         if fields.get("port"):
             p = fields["port"]
             if not p.isdigit() or not 0 <= int(p) <= 65535:
-                err("port", f"not a port number (0-65535): {p!r}")
+                err("port", Problem(gettext_noop("not a port number (0-65535): %(value)s"),
+                                    value=repr(p)))
             else:
                 row.port = int(p)
         if fields.get("observed_at"):
             try:
                 row.observed_at = parse_when(fields["observed_at"], now)
             except ValueError as exc:
-                err("observed_at", str(exc))
+                err("observed_at", exc)
         uscc = fields.get("uscc", "").strip().upper()
         if uscc:
             fields["uscc"] = uscc
             if not uscc_valid(uscc):
-                err("uscc", f"not a valid unified social credit code: {uscc!r}")
+                err("uscc", Problem(gettext_noop("not a valid unified social credit code: "
+                                                 "%(value)s"), value=repr(uscc)))
         if fields.get("county"):
             row.place = gazetteer.match_county(fields["county"])
             if row.place is None:
-                err("county", f"{fields['county']!r} is not a county of {city_name}")
+                err("county", Problem(gettext_noop("%(value)s is not a county of %(city)s"),
+                                      value=repr(fields["county"]), city=city_name))
         if fields.get("address"):
             in_address = gazetteer.match_address(fields["address"])
             if row.place is None:
@@ -168,12 +215,13 @@ def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[Checke
             elif in_address is not None and in_address.county_id == row.place.county_id:
                 row.place = in_address  # more specific: the township or zone
         if fields.get("machines") and not fields["machines"].isdigit():
-            err("machines", f"not a whole number: {fields['machines']!r}")
+            err("machines", Problem(gettext_noop("not a whole number: %(value)s"),
+                                    value=repr(fields["machines"])))
         out.append(row)
     return out
 
 
-def _check_cells(row: CheckedRow, err: Callable[[str, str], None]) -> None:
+def _check_cells(row: CheckedRow, err: Callable[[str, ValueError], None]) -> None:
     """Control characters are removed from what is kept and the row is refused; a value
     longer than its field can hold is refused, never cut."""
     for store in (row.fields, row.extra):
@@ -181,11 +229,12 @@ def _check_cells(row: CheckedRow, err: Callable[[str, str], None]) -> None:
             cleaned, removed = limits.clean(value)
             if removed:
                 store[name] = cleaned
-                err(name, _("contains control characters (%(c)s)") % {"c": removed})
+                err(name, Problem(gettext_noop("contains control characters (%(c)s)"),
+                                  c=removed))
             limit = limits.FIELD_MAX.get(name, limits.EXTRA_MAX) if store is row.fields \
                 else limits.EXTRA_MAX
             if len(cleaned) > limit:
                 store[name] = cleaned[:limit]
-                err(name, _("too long: %(n)s characters, at most %(m)s")
-                    % {"n": len(cleaned), "m": limit})
+                err(name, Problem(gettext_noop("too long: %(n)s characters, at most %(m)s"),
+                                  n=len(cleaned), m=limit))
     row.ip_text = row.fields.get("ip", "")

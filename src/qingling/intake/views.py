@@ -13,6 +13,7 @@ from qingling.intake.forms import ImportForm
 from qingling.intake.models import ListBatch
 from qingling.intake.readers import ListFileError
 from qingling.intake.services import ListRejected, import_list
+from qingling.intake.validate import stored_reason
 from qingling.org.models import Role
 from qingling.org.scope import profile_of
 
@@ -56,7 +57,8 @@ def batch_rejected_export(request: HttpRequest, batch_id: int) -> HttpResponse:
     if batch is None:
         raise Http404
     rows = (
-        [r.row_number, r.ip_text, "; ".join(f"{x['column']}: {x['reason']}" for x in r.reasons)]
+        [r.row_number, r.ip_text,
+         "; ".join(f"{x['column']}: {stored_reason(x)}" for x in r.reasons)]
         for r in batch.rows.filter(accepted=False).order_by("row_number")
     )
     data = build_xlsx(_("Rejected rows"), [_("Row"), _("IP address"), _("Reasons")], rows)

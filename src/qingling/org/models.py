@@ -34,6 +34,8 @@ class Department(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
 
     class Meta:
+        verbose_name = _("department")
+        verbose_name_plural = _("departments")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -61,12 +63,15 @@ class RoutingRule(models.Model):
     note = models.CharField(_("note"), max_length=200, blank=True)
 
     class Meta:
+        verbose_name = _("routing rule")
+        verbose_name_plural = _("routing rules")
         ordering = ["subject_type", "behaviour"]
         constraints = [models.UniqueConstraint(fields=["subject_type", "behaviour"],
                                                name="routing_rule_once")]
 
     def __str__(self) -> str:
-        return f"{self.get_subject_type_display()}{self.get_behaviour_display()} → {self.lead}"
+        return (f"{self.get_subject_type_display()}{self.get_behaviour_display()} → "
+                f"{self.lead or '—'}")
 
 
 class Role(models.TextChoices):
@@ -81,8 +86,7 @@ class Profile(models.Model):
     """What a user may see and do. No profile means no access at all."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
-    )
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile", verbose_name=_("user"))
     role = models.CharField(_("role"), max_length=12, choices=Role.choices)
     county = models.ForeignKey(
         "geo.Division",
@@ -95,6 +99,10 @@ class Profile(models.Model):
     department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("department")
     )
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"

@@ -6,3 +6,9 @@ class ScreeningConfig(AppConfig):
     name = "qingling.screening"
     verbose_name = _("Screening")
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from qingling.audit.labels import labels_register
+
+        labels_register(actions={
+            "resolve_subscriber": _("Located through the carrier's subscriber records")})

@@ -17,10 +17,10 @@ class Subscriber(models.Model):
 
     carrier = models.CharField(_("carrier"), max_length=40)
     account = models.CharField(_("account"), max_length=80)
-    name_enc = models.TextField(blank=True)
-    id_enc = models.TextField(blank=True)
-    phone_enc = models.TextField(blank=True)
-    address_enc = models.TextField(blank=True)
+    name_enc = models.TextField(blank=True, verbose_name=_("name (encrypted)"))
+    id_enc = models.TextField(blank=True, verbose_name=_("ID number (encrypted)"))
+    phone_enc = models.TextField(blank=True, verbose_name=_("phone (encrypted)"))
+    address_enc = models.TextField(blank=True, verbose_name=_("address (encrypted)"))
     county = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+", verbose_name=_("county"))
     township = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,
@@ -29,7 +29,7 @@ class Subscriber(models.Model):
     address_confidence = models.FloatField(_("address confidence"), default=0.0)
     needs_triage = models.BooleanField(_("needs triage"), default=False)
     triage_reason = models.CharField(_("triage reason"), max_length=200, blank=True)
-    imported_at = models.DateTimeField(default=timezone.now)
+    imported_at = models.DateTimeField(default=timezone.now, verbose_name=_("imported at"))
 
     class Meta:
         ordering = ["carrier", "account"]
@@ -66,18 +66,20 @@ class ScreeningRun(models.Model):
         LISTS = "lists", _("List addresses")
 
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
-    input_sha256 = models.CharField(max_length=64)
-    inputs = models.JSONField(default=list)  # file names
-    stats = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
+    input_sha256 = models.CharField(max_length=64, verbose_name=_("input SHA-256"))
+    inputs = models.JSONField(default=list, verbose_name=_("inputs"))  # file names
+    stats = models.JSONField(default=dict, verbose_name=_("stats"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("screening run")
+        verbose_name_plural = _("screening runs")
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["kind", "input_sha256"],
                                                name="screening_once_per_input")]
 
     def __str__(self) -> str:
-        return f"{self.kind} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"
 
 
 class Signal(models.Model):
@@ -91,22 +93,26 @@ class Signal(models.Model):
         REPORT = "report", _("Public report")
         SITE = "site", _("On-site finding")
 
-    key = models.CharField(max_length=300, unique=True)  # the same evidence is stored once
-    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="signals")
+    key = models.CharField(max_length=300, unique=True,
+        verbose_name=_("key"))  # the same evidence is stored once
+    case = models.ForeignKey("cases.Case", on_delete=models.CASCADE, related_name="signals",
+        verbose_name=_("case"))
     subscriber = models.ForeignKey(Subscriber, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="signals")
+                                   related_name="signals", verbose_name=_("subscriber"))
     run = models.ForeignKey(ScreeningRun, null=True, blank=True, on_delete=models.SET_NULL,
-                            related_name="signals")
+                            related_name="signals", verbose_name=_("run"))
     kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
     observed_at = models.DateTimeField(_("observed"))
     confidence = models.FloatField(_("confidence"))
     summary = models.CharField(_("summary"), max_length=500)
-    payload = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("signal")
+        verbose_name_plural = _("signals")
         ordering = ["observed_at", "id"]
         indexes = [models.Index(fields=["case", "observed_at"])]
 
     def __str__(self) -> str:
-        return f"{self.kind} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"

@@ -106,7 +106,7 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
                    .first() if x["status"] == "resolved" else None)
             hit = warnings.hit(r["src_ip"])
             case, change = signal_attach(facts_of(sub, x["account"], r["src_ip"]), now=now,
-                                         actor=actor, reason=f"网络监测：{r['evidence'][:200]}",
+                                         actor=actor, reason="网络监测（证据见监测信号）",
                                          observed_at=r["first_seen"],
                                          shared=hit.name if hit else None)
             if change == "created":
@@ -217,11 +217,12 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
                         subject_name=case.subject_name or sub.name[:200],
                         address=case.address or sub.address[:300], updated_at=now)
                     audit_record(actor=actor, action="resolve_subscriber", obj=case, case=case,
-                                 at=now, comment=f"运营商记录定位：{x['reason']}",
-                                 data={"account": sub.account, "county": sub.county_id})
+                                 at=now, comment=f"运营商记录定位：账号 {sub.account}",
+                                 data={"account": sub.account, "county": sub.county_id,
+                                       "resolution": {k: x[k] for k in ("via", "record")}})
                     out.placed += 1
                 elif case.county_id != sub.county_id:
-                    note = "subscriber's county differs from the list's"
+                    note = "county_differs"  # explain.NOTES words it
                     out.conflicts += 1
             _, made = Signal.objects.get_or_create(
                 key=f"list:{a.pk}",
@@ -231,6 +232,8 @@ def resolve_lists(*, week: str, digest: str, names: list[str], sessions: pa.Tabl
                                       f"{x['account'] or x['status']}"
                                       f"{'（' + note + '）' if note else ''}")[:500],
                           "payload": {"appearance": a.pk, "note": note,
+                                      "list_type": a.batch.list_type, "week": week,
+                                      "ip": a.ip.value, "account": x["account"],
                                       "resolution": {k: x[k] for k in (
                                           "status", "account", "via", "confidence", "reason",
                                           "record")}}})

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
 from qingling.common.crypto import encrypt
@@ -46,11 +47,11 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
     place in the city is kept for manual triage, never guessed."""
     summary = SubscriberImport(file=file_name)
     rows = read_rows(data)[2]
-    header_i = next((i for i, (_, cells) in enumerate(rows[:30])
+    header_i = next((i for i, (_number, cells) in enumerate(rows[:30])
                      if "account" in {_INDEX.get(norm_header(c)) for c in cells}), None)
     if header_i is None:
-        raise ListFileError(f"{file_name}: no header row with an account column "
-                            "(e.g. 账号, User-Name, account)")
+        raise ListFileError(_("%(file)s: no header row with an account column (e.g. 账号, "
+                              "User-Name, account)") % {"file": file_name})
     cols = {_INDEX[norm_header(c)]: i for i, c in enumerate(rows[header_i][1])
             if _INDEX.get(norm_header(c))}
     parsed = []
@@ -58,16 +59,17 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
         summary.rows += 1
         get = {f: (cells[i].strip() if i < len(cells) else "") for f, i in cols.items()}
         if not get.get("account"):
-            summary.rejected.append(f"row {n}: account is empty")
+            summary.rejected.append(_("row %(row)s: account is empty") % {"row": n})
             continue
         c = get.get("carrier") or carrier
         if not c:
-            summary.rejected.append(f"row {n}: carrier is empty (give --carrier)")
+            summary.rejected.append(_("row %(row)s: carrier is empty (give --carrier)")
+                                    % {"row": n})
             continue
         parsed.append((c, get))
     if summary.rejected:
         return summary  # nothing written: the report names every row
-    places = locate_many([get.get("address", "") for _, get in parsed],
+    places = locate_many([get.get("address", "") for _carrier, get in parsed],
                          Gazetteer.load(settings.QINGLING_CITY_CODE))
     with transaction.atomic():
         for (c, get), place in zip(parsed, places, strict=True):
@@ -80,7 +82,7 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
                 "address_confidence": conf, "needs_triage": place.needs_triage,
                 "triage_reason": place.reason[:200],
             }
-            _, made = Subscriber.objects.update_or_create(carrier=c, account=get["account"],
+            _sub, made = Subscriber.objects.update_or_create(carrier=c, account=get["account"],
                                                           defaults=values)
             summary.added += made
             summary.updated += not made
@@ -117,9 +119,9 @@ def may_view(user: Any, sub: Subscriber) -> bool:
 def reveal(user: Any, sub: Subscriber, reason: str) -> dict[str, str]:
     """The clear personal fields, with an audit entry naming who, which record and why."""
     if not may_reveal(user, sub):
-        raise PermissionError("not allowed to see this subscriber's personal data")
+        raise PermissionError(_("You may not see this subscriber's personal data."))
     if not reason.strip():
-        raise ValueError("give the reason for viewing personal data")
+        raise ValueError(_("Give the reason for viewing personal data."))
     audit_record(actor=user, action="reveal_personal", obj=sub, comment=reason.strip(),
                  data={"fields": ["name", "id_number", "phone", "address"]})
     return {"name": sub.name, "id_number": sub.id_number, "phone": sub.phone,

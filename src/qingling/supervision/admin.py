@@ -1,5 +1,11 @@
+import json
+from typing import Any
+
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from qingling.supervision.models import (
     BillingCycle,
@@ -12,6 +18,12 @@ from qingling.supervision.models import (
     TextTemplate,
     WeeklyClose,
 )
+
+
+def _data(value: Any) -> SafeString:
+    """Frozen figures as the machine keeps them (the pages and the bulletin word them)."""
+    return format_html("<pre><code>{}</code></pre>",
+                       json.dumps(value, ensure_ascii=False, indent=1, sort_keys=True))
 
 
 @admin.register(EnergyFactor)
@@ -64,7 +76,12 @@ class TextTemplateAdmin(admin.ModelAdmin[TextTemplate]):
 @admin.register(WeeklyClose)
 class WeeklyCloseAdmin(admin.ModelAdmin[WeeklyClose]):
     list_display = ("week", "final", "cutoff", "closed_at", "closed_by")
-    readonly_fields = ("week", "final", "cutoff", "closed_at", "closed_by", "figures")
+    readonly_fields = ("week", "final", "cutoff", "closed_at", "closed_by", "figures_data")
+    exclude = ("figures",)
+
+    @admin.display(description=_("figures"))
+    def figures_data(self, close: WeeklyClose) -> SafeString:
+        return _data(close.figures)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # closes are made by the close, never typed in
@@ -74,4 +91,15 @@ class WeeklyCloseAdmin(admin.ModelAdmin[WeeklyClose]):
 class EscalationAdmin(admin.ModelAdmin[Escalation]):
     list_display = ("week", "kind", "county", "subject", "status")
     list_filter = ("kind", "status")
-    readonly_fields = ("key", "week", "kind", "county", "case", "basis", "proposed_at")
+    # The items are frozen with the close that proposed the escalation.
+    readonly_fields = ("key_code", "week", "kind", "county", "case", "basis", "proposed_at",
+                       "items_data")
+    exclude = ("key", "items")
+
+    @admin.display(description=_("key"))
+    def key_code(self, esc: Escalation) -> SafeString:
+        return format_html("<code>{}</code>", esc.key)
+
+    @admin.display(description=_("items"))
+    def items_data(self, esc: Escalation) -> SafeString:
+        return _data(esc.items)

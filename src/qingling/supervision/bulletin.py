@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.template import Context, Template
+from django.utils.translation import gettext as _
 from docx import Document
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
@@ -484,8 +485,8 @@ def soffice() -> str | None:
 def to_pdf(docx_path: Path) -> tuple[Path | None, str]:
     exe = soffice()
     if exe is None:
-        return None, ("LibreOffice (soffice) is not installed: no PDF was written. Install "
-                      "libreoffice-writer-nogui to get one; the .docx is complete without it.")
+        return None, _("LibreOffice (soffice) is not installed: no PDF was written. Install "
+                       "libreoffice-writer-nogui to get one; the .docx is complete without it.")
     with tempfile.TemporaryDirectory(prefix="qingling-lo-") as profile:
         # The official fonts are proprietary: render them with Noto CJK (serif for 仿宋,
         # 楷体 and 小标宋, sans for 黑体) through a fontconfig alias for this run only.
@@ -498,9 +499,12 @@ def to_pdf(docx_path: Path) -> tuple[Path | None, str]:
             # soffice is found on PATH; the only argument from outside is our own file name.
             subprocess.run(cmd, check=True, capture_output=True, timeout=300, env=env)  # noqa: S603
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-            return None, f"LibreOffice could not convert {docx_path.name}: {exc}"
+            return None, _("LibreOffice could not convert %(file)s: %(error)s") % {
+                "file": docx_path.name, "error": exc}
     pdf = docx_path.with_suffix(".pdf")
-    return (pdf, "") if pdf.exists() else (None, f"LibreOffice wrote no PDF for {docx_path.name}")
+    if pdf.exists():
+        return pdf, ""
+    return None, _("LibreOffice wrote no PDF for %(file)s") % {"file": docx_path.name}
 
 
 def bulletin_dir() -> Path:
@@ -521,8 +525,8 @@ def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
     under the same number. A draft close gives a draft (草稿, no number, nothing kept)."""
     close = WeeklyClose.objects.filter(week=str(week)).first()
     if close is None:
-        raise ValueError(f"{week} is not closed yet: run `qingling weekly-close --week {week}` "
-                         "first (the bulletin prints the frozen figures)")
+        raise ValueError(_("%(week)s is not closed yet: close the week first (the bulletin "
+                           "prints the frozen figures)") % {"week": week})
     out_dir.mkdir(parents=True, exist_ok=True)
     if not close.final:
         content = content_for(close, now.astimezone(SHANGHAI).date())
@@ -544,5 +548,5 @@ def issue(week: IsoWeek, out_dir: Path, now: datetime, actor: Any = None,
     docx_path, xlsx_path = out_dir / f"{stem}.docx", out_dir / f"{stem}-annex.xlsx"
     _write_atomic(docx_path, build_docx(content, number))
     _write_atomic(xlsx_path, build_annex(content))
-    pdf_path, message = to_pdf(docx_path) if pdf else (None, "PDF not requested")
+    pdf_path, message = to_pdf(docx_path) if pdf else (None, _("PDF not requested"))
     return BulletinFiles(number, docx_path, xlsx_path, pdf_path, message)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext as _
+
 KWH = Decimal("0.01")
 TONNE = Decimal("0.001")
 
@@ -30,7 +32,8 @@ def factor_on(factors: list[Factor], day: date) -> Factor:
     """The coefficients in force on ``day`` (the latest that took effect by then)."""
     usable = [f for f in factors if f.valid_from <= day]
     if not usable:
-        raise ValueError(f"no energy coefficients in force on {day}: add one dated on or before it")
+        raise ValueError(_("no energy coefficients in force on %(day)s: add one dated on or "
+                           "before it") % {"day": day})
     return max(usable, key=lambda f: f.valid_from)
 
 

@@ -25,8 +25,8 @@ class WeeklyClose(models.Model):
     cutoff = models.DateTimeField(_("cut-off"))
     closed_at = models.DateTimeField(_("closed at"), default=timezone.now)
     closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="+")
-    figures = models.JSONField(default=dict)
+                                  on_delete=models.PROTECT, related_name="+", verbose_name=_("closed by"))
+    figures = models.JSONField(default=dict, verbose_name=_("figures"))
 
     class Meta:
         ordering = ["-week"]
@@ -49,28 +49,28 @@ class Escalation(models.Model):
         DISMISSED = "dismissed", _("Dismissed")
 
     # week:kind:county:case — one escalation per cause, however often the close runs.
-    key = models.CharField(max_length=80, unique=True)
+    key = models.CharField(max_length=80, unique=True, verbose_name=_("key"))
     week = models.CharField(_("week"), max_length=8, db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
     county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("county"))
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT,
-                             related_name="escalations")
+                             related_name="escalations", verbose_name=_("case"))
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT,
                                    related_name="+", verbose_name=_("department"))
     subject = models.CharField(_("who"), max_length=200)
     basis = models.TextField(_("basis"))
     # The overdue items an interview is about: [{"case", "ref", "ip", "due", "weeks"}].
-    items = models.JSONField(default=list, blank=True)
+    items = models.JSONField(default=list, blank=True, verbose_name=_("items"))
     status = models.CharField(_("status"), max_length=10, choices=Status.choices,
                               default=Status.PROPOSED)
     scheduled_on = models.DateField(_("date"), null=True, blank=True)
     outcome = models.TextField(_("outcome"), blank=True)
-    proposed_at = models.DateTimeField(default=timezone.now)
+    proposed_at = models.DateTimeField(default=timezone.now, verbose_name=_("proposed at"))
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                   on_delete=models.PROTECT, related_name="+")
-    decided_at = models.DateTimeField(null=True, blank=True)
-    done_at = models.DateTimeField(null=True, blank=True)
+                                   on_delete=models.PROTECT, related_name="+", verbose_name=_("decided by"))
+    decided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("decided at"))
+    done_at = models.DateTimeField(null=True, blank=True, verbose_name=_("done at"))
 
     class Meta:
         ordering = ["-week", "county__code", "kind", "id"]
@@ -138,7 +138,8 @@ class EnergyFactor(models.Model):
         verbose_name = _("energy coefficient")
 
     def __str__(self) -> str:
-        return f"{self.valid_from}: {self.tce_per_kwh} tce, {self.tco2_per_kwh} tCO2 per kWh"
+        return _("%(day)s: %(tce)s tce, %(tco2)s tCO2 per kWh") % {
+            "day": self.valid_from, "tce": self.tce_per_kwh, "tco2": self.tco2_per_kwh}
 
 
 class TariffRate(models.Model):
@@ -155,13 +156,15 @@ class TariffRate(models.Model):
         verbose_name = _("surcharge rate")
 
     def __str__(self) -> str:
-        return f"{self.province_name} {self.yuan_per_kwh} yuan/kWh from {self.valid_from}"
+        return _("%(province)s %(rate)s yuan/kWh from %(day)s") % {
+            "province": self.province_name, "rate": self.yuan_per_kwh, "day": self.valid_from}
 
 
 class TariffAccount(models.Model):
     """A confirmed mining electricity account (户号) in the surcharge register."""
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tariff_accounts")
+    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="tariff_accounts",
+        verbose_name=_("case"))
     account_no = models.CharField(_("account number (户号)"), max_length=40)
     holder = EncryptedTextField(_("account holder"), max_length=200, blank=True)
     address = EncryptedTextField(_("address"), max_length=300, blank=True)
@@ -169,7 +172,7 @@ class TariffAccount(models.Model):
     mining_from = models.DateField(_("mining from"))
     mining_to = models.DateField(_("mining until"), null=True, blank=True)
     mixed_use = models.BooleanField(_("mixed use"), default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["case__county__code", "account_no"]
@@ -181,12 +184,15 @@ class TariffAccount(models.Model):
 
 
 class BillingCycle(models.Model):
-    account = models.ForeignKey(TariffAccount, on_delete=models.CASCADE, related_name="cycles")
+    account = models.ForeignKey(TariffAccount, on_delete=models.CASCADE, related_name="cycles",
+        verbose_name=_("account"))
     start = models.DateField(_("from"))
     end = models.DateField(_("to (inclusive)"))
     kwh = models.DecimalField(_("kWh"), max_digits=14, decimal_places=2)
 
     class Meta:
+        verbose_name = _("billing cycle")
+        verbose_name_plural = _("billing cycles")
         ordering = ["account", "start"]
         constraints = [models.UniqueConstraint(fields=["account", "start"],
                                                name="billing_cycle_once")]
@@ -198,11 +204,13 @@ class BillingCycle(models.Model):
 class DocumentSequence(models.Model):
     """Document numbers such as 嘉挖专班〔2026〕3号: one counter per organ prefix and year."""
 
-    prefix = models.CharField(max_length=40)
-    year = models.PositiveIntegerField()
-    last = models.PositiveIntegerField(default=0)
+    prefix = models.CharField(max_length=40, verbose_name=_("prefix"))
+    year = models.PositiveIntegerField(verbose_name=_("year"))
+    last = models.PositiveIntegerField(default=0, verbose_name=_("last number"))
 
     class Meta:
+        verbose_name = _("document number sequence")
+        verbose_name_plural = _("document number sequences")
         constraints = [models.UniqueConstraint(fields=["prefix", "year"], name="docseq_once")]
 
     def __str__(self) -> str:
@@ -216,10 +224,10 @@ class Bulletin(models.Model):
 
     week = models.CharField(_("week"), max_length=8, unique=True)
     doc_number = models.CharField(_("document number"), max_length=60)
-    content = models.JSONField(default=dict, blank=True)
+    content = models.JSONField(default=dict, blank=True, verbose_name=_("content"))
     issued_at = models.DateTimeField(_("issued"), default=timezone.now)
     issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                  on_delete=models.PROTECT, related_name="+")
+                                  on_delete=models.PROTECT, related_name="+", verbose_name=_("issued by"))
 
     class Meta:
         ordering = ["-week"]
@@ -234,7 +242,7 @@ class TextTemplate(models.Model):
 
     key = models.CharField(_("key"), max_length=40, unique=True)
     body = models.TextField(_("text"))
-    updated_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, verbose_name=_("updated at"))
 
     class Meta:
         ordering = ["key"]
@@ -250,10 +258,11 @@ class Digest(models.Model):
     county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
                                verbose_name=_("county"))
     day = models.DateField(_("day"))
-    counts = models.JSONField(default=dict)
+    counts = models.JSONField(default=dict, verbose_name=_("counts"))
     body = models.TextField(_("text"))
-    recipients = models.JSONField(default=list, blank=True)  # e-mailed to, if any
-    created_at = models.DateTimeField(default=timezone.now)
+    recipients = models.JSONField(default=list, blank=True,
+        verbose_name=_("recipients"))  # e-mailed to, if any
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["-day", "county__code"]

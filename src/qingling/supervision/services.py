@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
 from qingling.cases.models import Case
@@ -76,8 +77,8 @@ def weekly_close(week: IsoWeek, now: datetime, actor: Any = None,
     cutoff = fig.cutoff_of(week)
     final = now >= cutoff
     if not final and not early:
-        raise CloseError(f"{week} closes at its cut-off {fig.local(cutoff)} (Asia/Shanghai); "
-                         "it is not yet reached")
+        raise CloseError(_("%(week)s closes at its cut-off %(cutoff)s (Beijing time); it is "
+                           "not yet reached") % {"week": week, "cutoff": fig.local(cutoff)})
     figures = fig.compute(week, now)
     user = actor if _is_user(actor) else None
     try:
@@ -210,12 +211,12 @@ def escalation_move(esc: Escalation, move: str, actor: Any, now: datetime, *,
     """proposed → approved → done (with its outcome), or proposed → dismissed; compare-and-
     set, so two coordinators clicking at once cannot both move it."""
     if move not in ESCALATION_MOVES:
-        raise EscalationError(f"unknown action {move!r}")
+        raise EscalationError(_("Unknown action: %(a)s") % {"a": move})
     sources, target = ESCALATION_MOVES[move]
     if move == "done" and not outcome.strip():
-        raise EscalationError("record the outcome of the interview or notice")
+        raise EscalationError(_("Record the outcome of the interview or notice."))
     if move == "dismiss" and not outcome.strip():
-        raise EscalationError("give the reason for dismissing it")
+        raise EscalationError(_("Give the reason for dismissing it."))
     changes: dict[str, Any] = {"status": target}
     if move in ("approve", "dismiss"):
         changes.update(decided_by=actor, decided_at=now)
@@ -228,7 +229,8 @@ def escalation_move(esc: Escalation, move: str, actor: Any, now: datetime, *,
     n = Escalation.objects.filter(pk=esc.pk, status__in=sources).update(**changes)
     if n != 1:
         esc.refresh_from_db()
-        raise EscalationError(f"this escalation is now {esc.get_status_display()}: reload the page")
+        raise EscalationError(_("This escalation is now %(status)s: reload the page.")
+                              % {"status": esc.get_status_display()})
     audit_record(actor=actor, action=f"escalation_{move}", obj=esc, at=now,
                  from_state=esc.status, to_state=target, comment=outcome,
                  case=Case.objects.filter(pk=esc.case_id).first() if esc.case_id else None)
@@ -241,7 +243,7 @@ def next_document_number(year: int, prefix: str | None = None) -> str:
     """嘉挖专班〔2026〕3号: the counter is incremented in the database (F expression), so
     two bulletins issued at once never share a number."""
     prefix = prefix or settings.QINGLING_DOC_PREFIX
-    seq, _ = DocumentSequence.objects.get_or_create(prefix=prefix, year=year)
+    seq, _made = DocumentSequence.objects.get_or_create(prefix=prefix, year=year)
     DocumentSequence.objects.filter(pk=seq.pk).update(last=F("last") + 1)
     seq.refresh_from_db()
     return f"{prefix}〔{year}〕{seq.last}号"

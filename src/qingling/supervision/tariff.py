@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.utils.translation import gettext as _
+
 CENT = Decimal("0.01")
 
 
@@ -84,9 +86,11 @@ def surcharge(cycle_start: date, cycle_end: date, cycle_kwh: Decimal, mining_fro
     partly inside [mining_from, mining_to] is charged as daily average × days inside.
     """
     if cycle_end < cycle_start:
-        raise ValueError(f"billing cycle ends ({cycle_end}) before it starts ({cycle_start})")
+        raise ValueError(_("billing cycle ends (%(end)s) before it starts (%(start)s)")
+                         % {"end": cycle_end, "start": cycle_start})
     if cycle_kwh < 0:
-        raise ValueError(f"billing cycle {cycle_start}..{cycle_end}: negative kWh {cycle_kwh}")
+        raise ValueError(_("billing cycle %(start)s..%(end)s: negative kWh %(kwh)s")
+                         % {"start": cycle_start, "end": cycle_end, "kwh": cycle_kwh})
     days_total = (cycle_end - cycle_start).days + 1
     a = max(cycle_start, mining_from)
     b = min(cycle_end, mining_to) if mining_to else cycle_end

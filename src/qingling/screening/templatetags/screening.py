@@ -8,7 +8,10 @@ from typing import Any
 from django import template
 from django.db.models import Count, Min
 from django.db.models.functions import TruncDate
+from django.utils.safestring import SafeString
 
+from qingling.geo.address import triage_text
+from qingling.screening import explain
 from qingling.screening.models import Signal
 
 register = template.Library()
@@ -25,3 +28,23 @@ def case_signals(case: Any) -> dict[str, Any]:
         case, "appearances") else 0
     return {"signals": signals, "network_days": network_days, "power_since": power["since"],
             "batches": batches, "total": Signal.objects.filter(case=case).count()}
+
+
+@register.filter
+def signal_text(signal: Any) -> SafeString:
+    return explain.signal_text(signal)
+
+
+@register.filter
+def resolution_text(resolution: Any) -> SafeString:
+    return explain.resolution_text(resolution)
+
+
+@register.filter
+def triage(reason: str) -> str:
+    return triage_text(reason or "")
+
+
+@register.filter
+def run_stats(stats: Any) -> str:
+    return explain.stats_text(stats or {})
