@@ -367,3 +367,61 @@ def test_a_base_that_falls_back_after_days_is_not_a_mining_step() -> None:
     assert ranked["miner"]["s_step"] > 0 and ranked["miner"]["verdict"] == "suspect"
     assert ranked["miner"]["onset"].isoformat() == "2026-10-19"
     assert ranked["heater"]["s_step"] == 0
+
+
+def _households_with_miners(days: int, miners: dict[str, tuple[float, str, int]],
+                            real: pa.Table | None = None, seed: int = 31) -> pa.Table:
+    """300 households of the generator (real curves when given), with a miner added to each
+    meter named: (kW, schedule, onset day)."""
+    import numpy as np
+
+    from qingling.detect.power.inject import STEP_MIN, miner_kw
+
+    readings, _ = synth_meters(300, days, 0, seed=seed, real=real, negatives=0)
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    rng = np.random.default_rng(seed)
+    for meter, (kw, schedule, onset) in miners.items():
+        at = np.flatnonzero(ids == meter)
+        kwh[at] += miner_kw(rng, days, 1, kw, schedule, onset, 3) * STEP_MIN / 60  # 2026-10-01
+    return readings.set_column(2, "kwh", pa.array(kwh))
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_night_only_miner_on_a_household_with_daytime_use_is_found_with_its_onset(
+        source: str) -> None:
+    """A miner running 22:00–08:00 from day 30 of 44: the household's lowest load stays in
+    the day, so the daily minimum never steps; the night-window minimum does."""
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    readings = _households_with_miners(44, {"M0000010": (3.15, "valley", 30),
+                                            "M0000020": (1.35, "valley", 30)}, real)
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    for meter in ("M0000010", "M0000020"):
+        r = rows[meter]
+        assert r["verdict"] == "suspect", r
+        assert str(r["onset"]) == "2026-10-31" and r["s_step"] > 0
+        assert "22:00–08:00" in r["reasons"]
+    assert rows["M0000010"]["est_units"] == 1 and rows["M0000010"]["device"] == "S19"
+    assert [m for m, r in rows.items() if r["verdict"] == "suspect"
+            and m not in ("M0000010", "M0000020")] == []
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_miner_starting_14_days_before_the_end_of_a_44_day_window_is_a_suspect(
+        source: str) -> None:
+    """Whole-window indicators dilute a step of two weeks ago: the days since the step are
+    judged against the history before it."""
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    miners = {"M0000010": (1.35, "24/7", 30), "M0000020": (3.15, "24/7", 30),
+              "M0000030": (1.7, "24/7", 30)}
+    readings = _households_with_miners(44, miners, real)
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    for meter in miners:
+        r = rows[meter]
+        assert r["verdict"] == "suspect", r
+        assert str(r["onset"]) == "2026-10-31" and r["s_step"] > 0
+    assert [m for m, r in rows.items() if r["verdict"] == "suspect" and m not in miners] == []

@@ -107,9 +107,12 @@ def _agricultural(rng: np.random.Generator, days: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
-              schedule: str, onset: int, first_weekday: int,
-              extra: np.random.Generator | None = None) -> np.ndarray:
+def miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
+             schedule: str, onset: int, first_weekday: int,
+             extra: np.random.Generator | None = None) -> np.ndarray:
+    """A miner's wall power in kW, one value per 30 minutes of the window, off before day
+    ``onset``: nameplate ±5 %, ripple, reboot dips, and with ``extra`` throttling on hot
+    afternoons and a few outages."""
     n = days * PER_DAY
     each = device_kw * rng.uniform(0.95, 1.05)
     kw = np.full(n, units * each) * (1 + rng.normal(0, 0.015, n))
@@ -217,7 +220,7 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
             evasion = ""
         k = min(k, len(slots))
         here, slots = slots[:k], slots[k:]
-        add = _miner_kw(rng, days, units, device.kw, schedule, onset, day0.weekday(), extra)
+        add = miner_kw(rng, days, units, device.kw, schedule, onset, day0.weekday(), extra)
         for i in here:
             if evasion == "commercial base":
                 base[i], category[i] = _commercial(extra, days), COMMERCIAL
