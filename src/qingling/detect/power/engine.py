@@ -31,16 +31,17 @@ HOUSE_BASE_KW = 0.15  # a household's night base load (fridge, standby)
 HOUSE_P95_DAILY_KWH = 13.0
 HOUSE_MEAN_W = HOUSE_P95_DAILY_KWH / 24 * 1000  # that day's energy as a mean load
 MIN_PEERS = 5  # meters of one category needed for a median to compare with
+MIN_HOMES = 50  # homes needed for the population's own household figures
 
 
 @dataclass(frozen=True)
 class PowerConfig:
-    w_base: float = 0.35
-    w_flat: float = 0.2
+    w_base: float = 0.3
+    w_flat: float = 0.1
     w_stable: float = 0.15
     w_night: float = 0.1
     w_level: float = 0.1
-    w_step: float = 0.1
+    w_step: float = 0.25
     suspect_at: float = 0.5
     min_base_kw: float = 0.5  # below this no lead, whatever the shape
     min_days: int = 7
@@ -236,8 +237,40 @@ def meter_indicators(d: Days) -> dict[str, np.ndarray]:
         "s_flat": r6(np.nan_to_num(np.clip((flat - 0.3) / 0.5, 0.0, 1.0))),
         "s_stable": r6(np.clip((0.5 - cv) / 0.4, 0.0, 1.0)),
         "s_night": r6(np.nan_to_num(np.clip((night_ratio - 0.5) / 0.4, 0.0, 1.0))),
-        "s_level": r6(np.clip((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0, 0.0, 1.0)),
     }
+
+
+def level_score(daily_kwh: np.ndarray, p95_kwh: float) -> np.ndarray:
+    """Daily energy above a household's 95th percentile, full 27 kWh (a miner's) above."""
+    return _round_each(6)(np.clip((daily_kwh - p95_kwh) / 27.0, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Households:
+    """What the households of the screened population draw: the level and the base a
+    home is measured against. Homes differ by country, climate and heating (an Australian
+    or a Canadian home uses two to four times a Chinese one), so they are taken from the
+    population itself, never below the city's norms (DETECTION.md B); a median is not
+    moved by the few meters in a hundred that carry a machine."""
+
+    p95_kwh: float  # daily energy that few homes exceed
+    base_kw: float  # a home's base load
+
+    @staticmethod
+    def of(daily_kwh: np.ndarray, homes: np.ndarray) -> Households:
+        """From the homes' daily energy: twice the median stands for the 95th percentile
+        (13 kWh over a Chinese home's ~6)."""
+        if homes.sum() < MIN_HOMES:
+            return Households(HOUSE_P95_DAILY_KWH, HOUSE_BASE_KW)
+        median = float(np.median(daily_kwh[homes]))
+        return Households(round(max(HOUSE_P95_DAILY_KWH, 2.0 * median), 3), HOUSE_BASE_KW)
+
+    def with_base(self, base_kw: np.ndarray, homes: np.ndarray) -> Households:
+        """The homes' median base load (read through the day), never below a fridge's."""
+        if homes.sum() < MIN_HOMES:
+            return self
+        return replace(self, base_kw=round(max(HOUSE_BASE_KW, float(np.median(base_kw[homes]))),
+                                           3))
 
 
 @dataclass(frozen=True)
@@ -550,7 +583,8 @@ def co_stepping(area: np.ndarray, b: Loads) -> Sites:
                  np.zeros(n, dtype=bool))
 
 
-def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) -> Sites:
+def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray,
+                 house_base_kw: float = HOUSE_BASE_KW) -> Sites:
     """Meters registered at one address (分户), two or more of them carrying a flat or
     steady base of like size: their loads above a household's base, summed. A machine
     split over meters from its first day shows no step, but it shows as one address's load,
@@ -562,7 +596,7 @@ def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) 
         key = "".join(str(address[i] or "").split())
         if key:
             groups.setdefault(key, []).append(int(i))
-    excess = np.maximum(base_now - HOUSE_BASE_KW, 0.0)
+    excess = np.maximum(base_now - house_base_kw, 0.0)
     for members in groups.values():
         idx = np.array([i for i in members if excess[i] >= 0.25])
         if len(idx) < 2 or excess[idx].max() > 1.5 * excess[idx].min():
@@ -598,17 +632,25 @@ def judge_steps(b: Loads, intraday: np.ndarray) -> Judged:
     the night minimum but cycles by day does not. A machine run only at night adds about
     10·k kWh to the night and leaves the daytime minimum where it was; a household's
     lowest load then stays in the day, so the daily minimum shows no step at all."""
-    whole = ((b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
-             & (b.held >= 0.8))
+    # Reboot dips and outages pull single days' minima down and widen the spread a step is
+    # measured against: a level that has held steady since is a step at a lower strength.
+    whole = (((b.strength >= 4) | ((b.strength >= 3) & (b.after_cv <= STEADY_CV)))
+             & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw) & (b.held >= 0.8))
     nt = b.night
-    night_only = (intraday & ~whole & nt.found & (nt.strength >= 4) & (nt.kw >= 0.5)
+    night_only = (intraday & ~whole & nt.found
+                  & ((nt.strength >= 4) | ((nt.strength >= 3) & (nt.after_cv <= STEADY_CV)))
+                  & (nt.kw >= 0.5)
                   & (nt.held >= 0.8) & (nt.energy_rise >= 0.7 * NIGHT_HOURS * nt.kw)
                   & (b.daytime.kw < 0.5 * nt.kw))
 
     def pick(a: np.ndarray, night: np.ndarray) -> np.ndarray:
         return np.where(night_only, night, a)
 
-    return Judged(whole | night_only, night_only, pick(b.step_kw, nt.kw),
+    # Daily totals and bills carry their level above a household's, clipped at zero: a
+    # home below that level before its machine would show only part of the machine's step
+    # there, so their step is read from the rise of the energy itself.
+    kw = np.where(intraday | ~whole, b.step_kw, np.maximum(b.step_kw, b.step_kwh / 24.0))
+    return Judged(whole | night_only, night_only, pick(kw, nt.kw),
                   pick(b.step_day, nt.day), pick(b.after_kw, nt.after_kw),
                   pick(b.after_cv, nt.after_cv))
 
@@ -620,7 +662,7 @@ def recent_indicators(d: Days, rows: np.ndarray, first_day: np.ndarray
     since = np.arange(d.wh.shape[1])[None, :] >= np.where(rows, first_day, 0)[:, None]
     ind = meter_indicators(d.only(since))
     return {k: ind[k] for k in ("daily_kwh", "cv", "flatness", "night_ratio", "s_flat",
-                                "s_stable", "s_night", "s_level")}
+                                "s_stable", "s_night")}
 
 
 RANKED_SCHEMA = pa.schema([
@@ -673,11 +715,13 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     non_home = (np.array([k not in (None, "residential") for k in reg.kind], dtype=bool)
                 if reg is not None else np.zeros(len(days.meters), dtype=bool))
     raw_days = days
+    is_home = ~non_home & ((reg.kind == "residential") if reg is not None else True)
+    homes = Households.of(col["daily_kwh"], is_home)
     if not intraday.all():
         # Daily totals: the "base" is the mean load above a household's (or, for other
         # categories, above the peers' median); a machine still shows as that level and as
         # a step in it.
-        reference = np.full(len(days.meters), HOUSE_MEAN_W)
+        reference = np.full(len(days.meters), max(HOUSE_MEAN_W, homes.p95_kwh / 24 * 1000))
         if reg is not None:
             median, _ = peer_medians(reg, col["daily_kwh"])
             reference = np.where(non_home, np.maximum(HOUSE_MEAN_W,
@@ -694,6 +738,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     ids = days.meters
     first = days.first_day
     b = base_loads(days)
+    homes = homes.with_base(b.base_kw, is_home & intraday)
     st = judge_steps(b, intraday)
     stepped = st.stepped
     # A step is weighed by its kW and by how steady the load has held since.
@@ -708,7 +753,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     for k, v in since.items():
         col[k] = np.where(recent, v, col[k])
     # A shop, a factory or a farm is not measured against a household's level.
-    col["s_level"] = np.where(non_home, 0.0, col["s_level"])
+    col["s_level"] = np.where(non_home, 0.0, level_score(col["daily_kwh"], homes.p95_kwh))
     if reg is not None:
         # A telecom site or a cold store runs flat, steady and through the night by trade:
         # those shapes say nothing there, and only a step, the level or the base count.
@@ -724,7 +769,8 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         # Linking by address needs a base measured within the day: from daily totals, two
         # households' like levels are too common to mean one machine.
         steady = ((col["s_flat"] > 0) | (col["s_stable"] > 0)) & intraday
-        sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady))
+        sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady,
+                                                                homes.base_kw))
     # A site split over meters is judged as the one installation it is: its step, and each
     # meter's base with the other meters' parts added.
     site = sites.meters >= 2
@@ -759,7 +805,7 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
               | (sites.s_site > 0)
               | plateau)
     suspect = (score >= cfg.suspect_at) & (load_now >= cfg.min_base_kw) & shaped
-    est_kw = np.where(stepped, st.kw, np.maximum(0.0, base_now - HOUSE_BASE_KW))
+    est_kw = np.where(stepped, st.kw, np.maximum(0.0, base_now - homes.base_kw))
     est_out: list[float | None] = [None] * n
     units: list[int | None] = [None] * n
     device: list[str | None] = [None] * n
