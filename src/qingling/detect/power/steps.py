@@ -91,9 +91,12 @@ def best_step(raw: np.ndarray, energy: np.ndarray,
         tail_mad = nanmedian(np.abs(tail - tail_med[:, None]))
         after_cv = np.where(tail_n > 0, 1.4826 * tail_mad / np.maximum(tail_med, 0.05), 1.0)
         # How much of the time since the step the level stayed up: a miner keeps running;
-        # a heater or a visitor's week lifts it and lets it fall back.
+        # a heater or a visitor's week lifts it and lets it fall back. A day counts as up
+        # when its own value or its running median is: two reboot dips a day apart pull the
+        # median of the day between them down, though that day ran at the new level.
         up = later & ~np.isnan(smooth)
-        risen = up & (smooth >= (before_k + 0.5 * jump_k)[:, None])
+        level = np.fmax(smooth, raw)
+        risen = up & (level >= (before_k + 0.5 * jump_k)[:, None])
         held = np.where(up.sum(axis=1) > 0, risen.sum(axis=1) / np.maximum(up.sum(axis=1), 1),
                         0.0)
         e_before = np.where(~later, energy, np.nan)
