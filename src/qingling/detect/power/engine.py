@@ -611,6 +611,7 @@ def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray,
 
 NIGHT_HOURS = 10  # 22:00–08:00, the valley tariff
 RECENT_MIN_KW = 1.0  # a step judged on the days since it: about the smallest miner's draw
+RECENT_MIN_DAYS = 7  # days since a step before they are judged on their own
 STEADY_CV = 0.15  # day-to-day spread of a base that has held steady since its step
 
 
@@ -748,7 +749,12 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     # the history before: over the whole window, two weeks of a machine are diluted by the
     # weeks before it. A smaller step, or one that has not held steady (heating, a season's
     # air conditioning), is a household's as often as a miner's and keeps the whole window.
-    recent = stepped & (st.kw >= RECENT_MIN_KW) & (st.after_cv <= STEADY_CV)
+    # A week at least: a household's few days of a heater or a pool pump running flat out
+    # end before that.
+    days_since = np.sum(~np.isnan(raw_days.wh) & (np.arange(raw_days.wh.shape[1])[None, :]
+                                                    >= st.day[:, None]), axis=1)
+    recent = (stepped & (st.kw >= RECENT_MIN_KW) & (st.after_cv <= STEADY_CV)
+              & (days_since >= RECENT_MIN_DAYS))
     since = recent_indicators(raw_days, recent, st.day)
     for k, v in since.items():
         col[k] = np.where(recent, v, col[k])
