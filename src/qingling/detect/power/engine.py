@@ -4,9 +4,11 @@ unit count behind each lead.
 The one pass over the readings is an Ibis expression (per meter, day and half-day: energy,
 coverage, lowest and highest power), run by DuckDB or Spark. Its result is folded into
 meters × days matrices rounded to the mWh and the watt, so every engine hands numpy the
-same integers; the per-meter indicators and the step search on the daily minimum are
-vectorised numpy over those matrices. Every reason in the output is backed by a sub-score
-column.
+same integers; the per-meter indicators and the step search (``steps.py``: on the daily,
+night-window and daytime minima) are vectorised numpy over those matrices, run where the
+result lands. A meter with a recent steady step is judged on the days since it, and homes
+against the screened population's own households. Every reason in the output is backed by
+a sub-score column.
 """
 
 from __future__ import annotations
