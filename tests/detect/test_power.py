@@ -124,6 +124,15 @@ def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
             == reference
 
 
+def test_night_window_steps_rank_identically_on_every_engine(engine: Engine) -> None:
+    """The night-window and daytime minima come out of the one Ibis pass too: a city of
+    night-only miners starting mid-window ranks the same on every engine."""
+    city = synth_city(120, 28, 6, seed=6, onset_day=14, schedules=("valley",))
+    reference = detect_power(city.readings, connect("duckdb")).ranked.to_pylist()
+    assert any("夜间（22:00–08:00）阶跃" in r["reasons"] for r in reference)
+    assert detect_power(city.readings, engine).ranked.to_pylist() == reference
+
+
 def test_daily_totals_are_judged_on_level_and_steps_not_on_a_shape_they_do_not_have(
         tmp_path: Path) -> None:
     """One reading a day has no minimum, peak or night: such meters must not all look
