@@ -20,6 +20,7 @@ from qingling.detect.power.readers import PowerStats, read_meters
 from tests.detect.conftest import SHARED
 
 REAL = SHARED.parent / "power" / "sgsc_households_30min_dev.parquet"
+AUSGRID = SHARED.parent / "power" / "ausgrid_customer12_30min_dev.parquet"
 
 
 def test_long_readings_drop_duplicates_negatives_and_keep_gaps(tmp_path: Path) -> None:
@@ -34,7 +35,8 @@ def test_long_readings_drop_duplicates_negatives_and_keep_gaps(tmp_path: Path) -
     t = read_meters(f, stats=stats)
     assert t.column("kwh").to_pylist() == [0.5, 0.5]
     assert (stats.duplicates, stats.negative, stats.missing) == (1, 1, 1)
-    assert t.column("minutes").to_pylist() == [120, 120] or t.num_rows == 2
+    # Each reading covers the meter's 30-minute interval, not the gap before it.
+    assert t.column("minutes").to_pylist() == [30, 30]
     # Local meter time, stored in UTC.
     assert t.column("ts")[0].as_py() == datetime(2026, 9, 30, 16, 0)  # UTC, zone implied
 
@@ -120,6 +122,15 @@ def test_duckdb_and_spark_give_identical_ranks(engine: Engine) -> None:
                                  register=register).ranked.to_pylist()
         assert detect_power(city.readings, engine, register=register).ranked.to_pylist() \
             == reference
+
+
+def test_night_window_steps_rank_identically_on_every_engine(engine: Engine) -> None:
+    """The night-window and daytime minima come out of the one Ibis pass too: a city of
+    night-only miners starting mid-window ranks the same on every engine."""
+    city = synth_city(120, 28, 6, seed=6, onset_day=14, schedules=("valley",))
+    reference = detect_power(city.readings, connect("duckdb")).ranked.to_pylist()
+    assert any("夜间（22:00–08:00）阶跃" in r["reasons"] for r in reference)
+    assert detect_power(city.readings, engine).ranked.to_pylist() == reference
 
 
 def test_daily_totals_are_judged_on_level_and_steps_not_on_a_shape_they_do_not_have(
@@ -279,29 +290,33 @@ def test_a_register_naming_a_meter_twice_or_a_bad_contract_is_refused(tmp_path: 
 
 def test_mixed_intervals_give_each_meter_the_figures_it_gets_alone(engine: Engine) -> None:
     """One meter read hourly among 15-minute meters: the screening takes each reading's
-    own interval, and the 15-minute meters come out exactly as they do on their own."""
+    own interval, and the 15-minute meters come out exactly as they do beside the same
+    meter read every 15 minutes (the households' level is the population's, so the
+    comparison keeps the population)."""
+    import numpy as np
     import pyarrow.compute as pc
 
     readings, _ = synth_meters(120, 21, 4, seed=6)
-    alone = {r["meter_id"]: r for r in detect_power(readings, engine).ranked.to_pylist()}
-    hourly_src = readings.filter(pc.equal(readings["meter_id"], "M0000007"))
+    src = readings.filter(pc.equal(readings["meter_id"], "M0000007"))
+    twin = src.set_column(0, "meter_id", pa.array(["H1"] * src.num_rows))
+    alone = {r["meter_id"]: r for r in detect_power(pa.concat_tables([readings, twin]), engine)
+             .ranked.to_pylist()}
     # Four quarter-hours summed into each hour, stamped at the hour's start.
-    ts = hourly_src["ts"].cast(pa.int64()).to_numpy() // 3_600_000_000 * 3_600_000_000
-    import numpy as np
-
+    ts = src["ts"].cast(pa.int64()).to_numpy() // 3_600_000_000 * 3_600_000_000
     hours, start = np.unique(ts, return_index=True)
-    kwh = np.add.reduceat(hourly_src["kwh"].to_numpy(), start)
+    kwh = np.add.reduceat(src["kwh"].to_numpy(), start)
     hourly = pa.table({"meter_id": pa.array(["H1"] * len(hours)),
                        "ts": pa.array(hours, pa.int64()).cast(readings.schema.field("ts").type),
                        "kwh": pa.array(kwh), "minutes": pa.array([60] * len(hours), pa.int32())})
     mixed = pa.concat_tables([readings, hourly.cast(readings.schema)])
     rows = {r["meter_id"]: r for r in detect_power(mixed, engine).ranked.to_pylist()}
-    assert rows["H1"]["days"] == alone["M0000007"]["days"] == 21
-    assert rows["H1"]["daily_kwh"] == pytest.approx(alone["M0000007"]["daily_kwh"], abs=1e-3)
-    assert rows["H1"]["verdict"] == alone["M0000007"]["verdict"]
+    assert rows["H1"]["days"] == alone["H1"]["days"] == 21
+    assert rows["H1"]["daily_kwh"] == pytest.approx(alone["H1"]["daily_kwh"], abs=1e-3)
+    assert rows["H1"]["verdict"] == alone["H1"]["verdict"]
     for meter, row in alone.items():
-        assert {k: v for k, v in rows[meter].items() if k != "rank"} == \
-            {k: v for k, v in row.items() if k != "rank"}
+        if meter != "H1":
+            assert {k: v for k, v in rows[meter].items() if k != "rank"} == \
+                {k: v for k, v in row.items() if k != "rank"}
 
 
 def test_the_cli_ranks_meters_and_joins_the_register(tmp_path: Path) -> None:
@@ -367,3 +382,78 @@ def test_a_base_that_falls_back_after_days_is_not_a_mining_step() -> None:
     assert ranked["miner"]["s_step"] > 0 and ranked["miner"]["verdict"] == "suspect"
     assert ranked["miner"]["onset"].isoformat() == "2026-10-19"
     assert ranked["heater"]["s_step"] == 0
+
+
+def _households_with_miners(days: int, miners: dict[str, tuple[float, str, int]],
+                            real: pa.Table | None = None, seed: int = 31) -> pa.Table:
+    """300 households of the generator (real curves when given), with a miner added to each
+    meter named: (kW, schedule, onset day)."""
+    import numpy as np
+
+    from qingling.detect.power.inject import STEP_MIN, miner_kw
+
+    readings, _ = synth_meters(300, days, 0, seed=seed, real=real, negatives=0)
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    rng = np.random.default_rng(seed)
+    for meter, (kw, schedule, onset) in miners.items():
+        at = np.flatnonzero(ids == meter)
+        kwh[at] += miner_kw(rng, days, 1, kw, schedule, onset, 3) * STEP_MIN / 60  # 2026-10-01
+    return readings.set_column(2, "kwh", pa.array(kwh))
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_night_only_miner_on_a_household_with_daytime_use_is_found_with_its_onset(
+        source: str) -> None:
+    """A miner running 22:00–08:00 from day 30 of 44: the household's lowest load stays in
+    the day, so the daily minimum never steps; the night-window minimum does."""
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    readings = _households_with_miners(44, {"M0000010": (3.15, "valley", 30),
+                                            "M0000020": (1.35, "valley", 30)}, real)
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    for meter in ("M0000010", "M0000020"):
+        r = rows[meter]
+        assert r["verdict"] == "suspect", r
+        assert str(r["onset"]) == "2026-10-31" and r["s_step"] > 0
+        assert "22:00–08:00" in r["reasons"]
+    assert rows["M0000010"]["est_units"] == 1 and rows["M0000010"]["device"] == "S19"
+    assert [m for m, r in rows.items() if r["verdict"] == "suspect"
+            and m not in ("M0000010", "M0000020")] == []
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_miner_starting_14_days_before_the_end_of_a_44_day_window_is_a_suspect(
+        source: str) -> None:
+    """Whole-window indicators dilute a step of two weeks ago: the days since the step are
+    judged against the history before it."""
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    miners = {"M0000010": (1.35, "24/7", 30), "M0000020": (3.15, "24/7", 30),
+              "M0000030": (1.7, "24/7", 30)}
+    readings = _households_with_miners(44, miners, real)
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    for meter in miners:
+        r = rows[meter]
+        assert r["verdict"] == "suspect", r
+        assert str(r["onset"]) == "2026-10-31" and r["s_step"] > 0
+    assert [m for m, r in rows.items() if r["verdict"] == "suspect" and m not in miners] == []
+
+
+@pytest.mark.skipif(not AUSGRID.exists(), reason="../shared/data/power is not beside this checkout")
+def test_a_population_of_heavier_homes_is_measured_against_its_own_households() -> None:
+    """A Sydney home with a pool and PV uses ~32 kWh a day on a 0.55 kW base, two and a
+    half times a Chinese home's 95th percentile: a population of such homes all looked
+    'above the 95th percentile', and two family meters at one address looked like one
+    machine split in two. Judged against its own households, no ordinary home is a lead,
+    and the miners among them still are."""
+    city = synth_city(800, 30, 8, seed=13, real=pq.read_table(AUSGRID), negatives=0)
+    truth = {t["meter_id"]: t for t in city.truth.to_pylist()}
+    rows = {r["meter_id"]: r for r in detect_power(city.readings, connect("duckdb"),
+                                                   register=city.register).ranked.to_pylist()}
+    assert [m for m, r in rows.items() if r["verdict"] == "suspect" and m not in truth] == []
+    big = [m for m, t in truth.items() if t["schedule"] == "24/7" and t["kw"] >= 1.0
+           and not t["evasion"]]
+    assert big and all(rows[m]["verdict"] == "suspect" for m in big)

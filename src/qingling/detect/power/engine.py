@@ -4,9 +4,11 @@ unit count behind each lead.
 The one pass over the readings is an Ibis expression (per meter, day and half-day: energy,
 coverage, lowest and highest power), run by DuckDB or Spark. Its result is folded into
 meters × days matrices rounded to the mWh and the watt, so every engine hands numpy the
-same integers; the per-meter indicators and the step search on the daily minimum are
-vectorised numpy over those matrices. Every reason in the output is backed by a sub-score
-column.
+same integers; the per-meter indicators and the step search (``steps.py``: on the daily,
+night-window and daytime minima) are vectorised numpy over those matrices, run where the
+result lands. A meter with a recent steady step is judged on the days since it, and homes
+against the screened population's own households. Every reason in the output is backed by
+a sub-score column.
 """
 
 from __future__ import annotations
@@ -25,21 +27,23 @@ import pyarrow.compute as pc
 
 from qingling.detect.engines import Engine
 from qingling.detect.power.devices import Device, fit_units
+from qingling.detect.power.steps import Step, best_step, running_median3, steadiness
 
 HOUSE_BASE_KW = 0.15  # a household's night base load (fridge, standby)
 HOUSE_P95_DAILY_KWH = 13.0
 HOUSE_MEAN_W = HOUSE_P95_DAILY_KWH / 24 * 1000  # that day's energy as a mean load
 MIN_PEERS = 5  # meters of one category needed for a median to compare with
+MIN_HOMES = 50  # homes needed for the population's own household figures
 
 
 @dataclass(frozen=True)
 class PowerConfig:
-    w_base: float = 0.35
-    w_flat: float = 0.2
+    w_base: float = 0.3
+    w_flat: float = 0.1
     w_stable: float = 0.15
     w_night: float = 0.1
     w_level: float = 0.1
-    w_step: float = 0.1
+    w_step: float = 0.25
     suspect_at: float = 0.5
     min_base_kw: float = 0.5  # below this no lead, whatever the shape
     min_days: int = 7
@@ -98,6 +102,10 @@ def uniform_minutes(t: ibis.Table, engine: Engine) -> int | None:
 COMPLETE_MINUTES = 1440 * 0.9  # a day with less coverage is a gap, not a low day
 
 
+GRIDS = ("wh", "covered", "w_min", "w_max", "night_wh", "night_min", "night_w_min", "readings",
+         "day_w_min")  # the meters × days matrices of Days
+
+
 @dataclass(frozen=True)
 class Days:
     """Meters × local days, complete days only (NaN elsewhere). Energies in Wh to the
@@ -117,6 +125,7 @@ class Days:
     night_min: np.ndarray
     night_w_min: np.ndarray
     readings: np.ndarray  # readings in the day
+    day_w_min: np.ndarray  # lowest power in the daytime (08:00–22:00)
 
     @property
     def intraday(self) -> np.ndarray:
@@ -127,12 +136,16 @@ class Days:
 
     def take(self, rows: np.ndarray) -> Days:
         """These meters only, and the days from the first to the last complete one."""
-        fields = ("wh", "covered", "w_min", "w_max", "night_wh", "night_min", "night_w_min",
-                  "readings")
+        fields = GRIDS
         have = np.flatnonzero(np.any(~np.isnan(self.wh[rows]), axis=0))
         lo, hi = (int(have[0]), int(have[-1]) + 1) if have.size else (0, 0)
         return Days(self.meters[rows], self.first_day + lo,
                     **{f: getattr(self, f)[rows, lo:hi] for f in fields})
+
+    def only(self, keep: np.ndarray) -> Days:
+        """The same meters and days, with the cells outside ``keep`` missing."""
+        return Days(self.meters, self.first_day,
+                    **{f: np.where(keep, getattr(self, f), np.nan) for f in GRIDS})
 
 
 def day_grid(half: pa.Table) -> Days:
@@ -171,6 +184,9 @@ def day_grid(half: pa.Table) -> Days:
     count, _ = fold(column("n").astype(np.float64), 0.0, np.add)
     w_min, night_w_min = fold(np.round(column("w_min")), np.inf, np.minimum)
     w_max, _ = fold(np.round(column("w_max")), -np.inf, np.maximum)
+    daytime = np.full(size, np.inf)
+    daytime[d_at] = np.round(column("w_min"))[~night]
+    day_w_min = daytime.reshape(shape)
     full = covered >= COMPLETE_MINUTES
 
     def kept(g: np.ndarray) -> np.ndarray:
@@ -183,6 +199,7 @@ def day_grid(half: pa.Table) -> Days:
         # A complete day with no night reading has no night minimum: 0, not a plateau.
         night_w_min=kept(np.where(np.isinf(night_w_min), 0.0, night_w_min)),
         readings=kept(count),
+        day_w_min=kept(np.where(np.isinf(day_w_min), 0.0, day_w_min)),
     )
 
 
@@ -222,8 +239,40 @@ def meter_indicators(d: Days) -> dict[str, np.ndarray]:
         "s_flat": r6(np.nan_to_num(np.clip((flat - 0.3) / 0.5, 0.0, 1.0))),
         "s_stable": r6(np.clip((0.5 - cv) / 0.4, 0.0, 1.0)),
         "s_night": r6(np.nan_to_num(np.clip((night_ratio - 0.5) / 0.4, 0.0, 1.0))),
-        "s_level": r6(np.clip((daily_kwh - HOUSE_P95_DAILY_KWH) / 27.0, 0.0, 1.0)),
     }
+
+
+def level_score(daily_kwh: np.ndarray, p95_kwh: float) -> np.ndarray:
+    """Daily energy above a household's 95th percentile, full 27 kWh (a miner's) above."""
+    return _round_each(6)(np.clip((daily_kwh - p95_kwh) / 27.0, 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class Households:
+    """What the households of the screened population draw: the level and the base a
+    home is measured against. Homes differ by country, climate and heating (an Australian
+    or a Canadian home uses two to four times a Chinese one), so they are taken from the
+    population itself, never below the city's norms (DETECTION.md B). Neither the 95th
+    percentile nor the median is moved by the few meters in a thousand (a hundred, in the
+    evaluation) that carry a machine."""
+
+    p95_kwh: float  # daily energy that few homes exceed
+    base_kw: float  # a home's base load
+
+    @staticmethod
+    def of(daily_kwh: np.ndarray, homes: np.ndarray) -> Households:
+        """From the homes' daily energy."""
+        if homes.sum() < MIN_HOMES:
+            return Households(HOUSE_P95_DAILY_KWH, HOUSE_BASE_KW)
+        p95 = float(np.percentile(daily_kwh[homes], 95))
+        return Households(round(max(HOUSE_P95_DAILY_KWH, p95), 3), HOUSE_BASE_KW)
+
+    def with_base(self, base_kw: np.ndarray, homes: np.ndarray) -> Households:
+        """The homes' median base load (read through the day), never below a fridge's."""
+        if homes.sum() < MIN_HOMES:
+            return self
+        return replace(self, base_kw=round(max(HOUSE_BASE_KW, float(np.median(base_kw[homes]))),
+                                           3))
 
 
 @dataclass(frozen=True)
@@ -240,82 +289,50 @@ class Loads:
     weekend_kw: np.ndarray  # median over Saturdays and Sundays of the daily minimum
     step_kwh: np.ndarray  # rise of the mean daily energy across the step (kWh/day)
     held: np.ndarray  # share of the days since the step on which the base stayed up
+    night: Step  # the step of the night-window (22:00–08:00) minimum; energy of the night
+    daytime: Step  # the step of the daytime (08:00–22:00) minimum
 
 
 def base_loads(d: Days) -> Loads:
-    """Robust base load and its step, vectorised over the meters × days matrix.
-
-    Daily minima are taken through a 3-day running median first: one reboot dip or one
-    holiday must neither hide a miner nor fake a step."""
+    """Robust base load and its steps, vectorised over the meters × days matrix: of the
+    daily minimum, of the night-window minimum and of the daytime minimum, each through a
+    3-day running median first."""
     grid = d.w_min / 1000.0
     energy = d.wh / 1000.0
     night = d.night_w_min / 1000.0
     n_meters, n_days = grid.shape
     first_day = d.first_day
-    padded = np.pad(grid, ((0, 0), (1, 1)), constant_values=np.nan)
-    with np.errstate(all="ignore"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            smooth = _nanmedian(np.stack([padded[:, :-2], padded[:, 1:-1], padded[:, 2:]],
-                                         axis=-1))
-            smooth[np.isnan(grid)] = np.nan
-            base = _nanmedian(smooth)
-            night_base = np.nan_to_num(_nanmedian(night))
-            # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
-            weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
-            weekend_base = (np.nan_to_num(_nanmedian(grid[:, weekend]))
-                            if weekend.sum() >= 2 else np.zeros(n_meters))
-            filled = np.where(np.isnan(smooth), 0.0, smooth)
-            have = (~np.isnan(smooth)).astype(float)
-            c_sum, c_n = np.cumsum(filled, axis=1), np.cumsum(have, axis=1)
-            tot_sum, tot_n = c_sum[:, -1:], c_n[:, -1:]
-            before = c_sum[:, :-1] / c_n[:, :-1]
-            after = (tot_sum - c_sum[:, :-1]) / (tot_n - c_n[:, :-1])
-            ok = (c_n[:, :-1] >= 5) & ((tot_n - c_n[:, :-1]) >= 5)
-            jump = np.where(ok, after - before, 0.0)
-            # The best split of every meter at once: k is the last day before the step.
-            has_step = np.any(jump != 0, axis=1) if n_days >= 2 else np.zeros(n_meters, bool)
-            k = np.argmax(np.abs(jump), axis=1) if n_days >= 2 else np.zeros(n_meters, int)
-            rows_i = np.arange(n_meters)
-            jump_k = jump[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
-            before_k = before[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
-            after_k = after[rows_i, k] if n_days >= 2 else np.zeros(n_meters)
-            day_i = np.arange(n_days)[None, :]
-            later = day_i > k[:, None]
-            seg = np.where(~later, before_k[:, None], after_k[:, None])
-            spread = _nanmedian(np.abs(smooth - seg)) * 1.4826
-            strength = np.abs(jump_k) / np.maximum(np.nan_to_num(spread), 0.05)
-            # Robust (MAD) spread since the step: a reboot day or two must not make a steady
-            # base look unsteady.
-            tail = np.where(later, smooth, np.nan)
-            tail_n = np.sum(~np.isnan(tail), axis=1)
-            tail_med = _nanmedian(tail)
-            tail_mad = _nanmedian(np.abs(tail - tail_med[:, None]))
-            after_cv = np.where(tail_n > 0, 1.4826 * tail_mad / np.maximum(tail_med, 0.05), 1.0)
-            # How much of the time since the step the base stayed up: a miner keeps running;
-            # a heater or a visitor's week lifts the base and lets it fall back.
-            up = later & ~np.isnan(smooth)
-            risen = up & (smooth >= (before_k + 0.5 * jump_k)[:, None])
-            held = np.where(up.sum(axis=1) > 0, risen.sum(axis=1) / np.maximum(up.sum(axis=1), 1),
-                            0.0)
-            e_before = np.where(~later, energy, np.nan)
-            e_after = np.where(later, energy, np.nan)
-            both = (np.any(~np.isnan(e_before), axis=1) & np.any(~np.isnan(e_after), axis=1))
-            step_kwh = np.where(both, np.nanmean(e_after, axis=1) - np.nanmean(e_before, axis=1),
-                                0.0)
+    smooth = running_median3(grid, _nanmedian)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        base = _nanmedian(smooth)
+        night_base = np.nan_to_num(_nanmedian(night))
+        # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
+        weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
+        weekend_base = (np.nan_to_num(_nanmedian(grid[:, weekend]))
+                        if weekend.sum() >= 2 else np.zeros(n_meters))
+    whole = best_step(grid, energy, _nanmedian)
+    night_step = best_step(night, d.night_wh / 1000.0, _nanmedian)
+    day_step = best_step(d.day_w_min / 1000.0, (d.wh - d.night_wh) / 1000.0, _nanmedian)
+    has_step = whole.found
     base0 = np.nan_to_num(base)
     r6 = _round_each(6)
+
+    def rounded(st: Step) -> Step:
+        return Step(st.found, r6(st.kw), st.day, r6(st.strength), r6(st.before_kw),
+                    r6(st.after_kw), r6(st.after_cv), r6(st.held), r6(st.energy_rise))
+
     return Loads(
         base_kw=r6(np.where(has_step, base, base0)),
-        step_kw=r6(np.where(has_step, jump_k, 0.0)),
-        # The first day seen at the new level (the next bill, for monthly data).
-        step_day=np.where(has_step & up.any(axis=1), np.argmax(up, axis=1), 0),
-        strength=r6(np.where(has_step, strength, 0.0)),
-        after_kw=r6(np.where(has_step, after_k, base0)),
-        after_cv=r6(np.where(has_step, after_cv, 1.0)),
+        step_kw=r6(whole.kw),
+        step_day=whole.day,
+        strength=r6(whole.strength),
+        after_kw=r6(np.where(has_step, whole.after_kw, base0)),
+        after_cv=r6(whole.after_cv),
         night_kw=r6(night_base), weekend_kw=r6(weekend_base),
-        step_kwh=r6(np.where(has_step, step_kwh, 0.0)),
-        held=r6(np.where(has_step, held, 0.0)),
+        step_kwh=r6(whole.energy_rise),
+        held=r6(whole.held),
+        night=rounded(night_step), daytime=rounded(day_step),
     )
 
 
@@ -568,7 +585,8 @@ def co_stepping(area: np.ndarray, b: Loads) -> Sites:
                  np.zeros(n, dtype=bool))
 
 
-def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) -> Sites:
+def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray,
+                 house_base_kw: float = HOUSE_BASE_KW) -> Sites:
     """Meters registered at one address (分户), two or more of them carrying a flat or
     steady base of like size: their loads above a household's base, summed. A machine
     split over meters from its first day shows no step, but it shows as one address's load,
@@ -580,7 +598,7 @@ def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) 
         key = "".join(str(address[i] or "").split())
         if key:
             groups.setdefault(key, []).append(int(i))
-    excess = np.maximum(base_now - HOUSE_BASE_KW, 0.0)
+    excess = np.maximum(base_now - house_base_kw, 0.0)
     for members in groups.values():
         idx = np.array([i for i in members if excess[i] >= 0.25])
         if len(idx) < 2 or excess[idx].max() > 1.5 * excess[idx].min():
@@ -591,6 +609,63 @@ def same_address(address: np.ndarray, base_now: np.ndarray, steady: np.ndarray) 
         out.by_address[idx] = True
     return Sites(_round_each(4)(out.s_site), out.meters, _round_each(2)(out.kw), out.own,
                  out.by_address)
+
+
+NIGHT_HOURS = 10  # 22:00–08:00, the valley tariff
+RECENT_MIN_KW = 1.0  # a step judged on the days since it: about the smallest miner's draw
+RECENT_MIN_DAYS = 7  # days since a step before they are judged on their own
+STEADY_CV = 0.15  # day-to-day spread of a base that has held steady since its step
+
+
+@dataclass(frozen=True)
+class Judged:
+    """The step each meter is judged on: of its daily minimum (a load run around the clock)
+    or, where only the night stepped, of its night-window minimum."""
+
+    stepped: np.ndarray
+    night_only: np.ndarray
+    kw: np.ndarray
+    day: np.ndarray
+    after_kw: np.ndarray
+    after_cv: np.ndarray
+
+
+def judge_steps(b: Loads, intraday: np.ndarray) -> Judged:
+    """A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
+    the night minimum but cycles by day does not. A machine run only at night adds about
+    10·k kWh to the night and leaves the daytime minimum where it was; a household's
+    lowest load then stays in the day, so the daily minimum shows no step at all."""
+    # Reboot dips and outages pull single days' minima down and widen the spread a step is
+    # measured against: a level that has held steady since is a step at a lower strength.
+    whole = (((b.strength >= 4) | ((b.strength >= 3) & (b.after_cv <= STEADY_CV)))
+             & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw) & (b.held >= 0.8))
+    nt = b.night
+    night_only = (intraday & ~whole & nt.found
+                  & ((nt.strength >= 4) | ((nt.strength >= 3) & (nt.after_cv <= STEADY_CV)))
+                  & (nt.kw >= 0.5)
+                  & (nt.held >= 0.8) & (nt.energy_rise >= 0.7 * NIGHT_HOURS * nt.kw)
+                  & (b.daytime.kw < 0.5 * nt.kw))
+
+    def pick(a: np.ndarray, night: np.ndarray) -> np.ndarray:
+        return np.where(night_only, night, a)
+
+    # Daily totals and bills carry their level above a household's, clipped at zero: a
+    # home below that level before its machine would show only part of the machine's step
+    # there, so their step is read from the rise of the energy itself.
+    kw = np.where(intraday | ~whole, b.step_kw, np.maximum(b.step_kw, b.step_kwh / 24.0))
+    return Judged(whole | night_only, night_only, pick(kw, nt.kw),
+                  pick(b.step_day, nt.day), pick(b.after_kw, nt.after_kw),
+                  pick(b.after_cv, nt.after_cv))
+
+
+def recent_indicators(d: Days, rows: np.ndarray, first_day: np.ndarray
+                      ) -> dict[str, np.ndarray]:
+    """The meter indicators over the days since each meter's step (every day for the
+    others): a step's days are judged on their own."""
+    since = np.arange(d.wh.shape[1])[None, :] >= np.where(rows, first_day, 0)[:, None]
+    ind = meter_indicators(d.only(since))
+    return {k: ind[k] for k in ("daily_kwh", "cv", "flatness", "night_ratio", "s_flat",
+                                "s_stable", "s_night")}
 
 
 RANKED_SCHEMA = pa.schema([
@@ -642,12 +717,14 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     # A shop, a factory or a farm is not measured against a household's level.
     non_home = (np.array([k not in (None, "residential") for k in reg.kind], dtype=bool)
                 if reg is not None else np.zeros(len(days.meters), dtype=bool))
-    col["s_level"] = np.where(non_home, 0.0, col["s_level"])
+    raw_days = days
+    is_home = ~non_home & ((reg.kind == "residential") if reg is not None else True)
+    homes = Households.of(col["daily_kwh"], is_home)
     if not intraday.all():
         # Daily totals: the "base" is the mean load above a household's (or, for other
         # categories, above the peers' median); a machine still shows as that level and as
         # a step in it.
-        reference = np.full(len(days.meters), HOUSE_MEAN_W)
+        reference = np.full(len(days.meters), max(HOUSE_MEAN_W, homes.p95_kwh / 24 * 1000))
         if reg is not None:
             median, _ = peer_medians(reg, col["daily_kwh"])
             reference = np.where(non_home, np.maximum(HOUSE_MEAN_W,
@@ -664,19 +741,35 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     ids = days.meters
     first = days.first_day
     b = base_loads(days)
+    homes = homes.with_base(b.base_kw, is_home & intraday)
+    st = judge_steps(b, intraday)
+    stepped = st.stepped
+    # A step is weighed by its kW and by how steady the load has held since.
+    s_step = np.where(stepped, np.clip((st.kw - 0.3) / 1.2, 0.0, 1.0) * steadiness(st.after_cv),
+                      0.0)
+    # Since a step of a machine's size, the meter is judged on the days since it, against
+    # the history before: over the whole window, two weeks of a machine are diluted by the
+    # weeks before it. A smaller step, or one that has not held steady (heating, a season's
+    # air conditioning), is a household's as often as a miner's and keeps the whole window.
+    # A week at least: a household's few days of a heater or a pool pump running flat out
+    # end before that.
+    days_since = np.sum(~np.isnan(raw_days.wh) & (np.arange(raw_days.wh.shape[1])[None, :]
+                                                    >= st.day[:, None]), axis=1)
+    recent = (stepped & (st.kw >= RECENT_MIN_KW) & (st.after_cv <= STEADY_CV)
+              & (days_since >= RECENT_MIN_DAYS))
+    since = recent_indicators(raw_days, recent, st.day)
+    for k, v in since.items():
+        col[k] = np.where(recent, v, col[k])
+    # A shop, a factory or a farm is not measured against a household's level.
+    col["s_level"] = np.where(non_home, 0.0, level_score(col["daily_kwh"], homes.p95_kwh))
     if reg is not None:
         # A telecom site or a cold store runs flat, steady and through the night by trade:
         # those shapes say nothing there, and only a step, the level or the base count.
         for k in ("s_flat", "s_stable", "s_night"):
             col[k] = np.where(reg.always_on, 0.0, col[k])
-    # A machine that adds k kW to the base adds about 24·k kWh a day; a heater that lifts
-    # the night minimum but cycles by day does not.
-    stepped = ((b.strength >= 4) & (b.step_kw >= 0.5) & (b.step_kwh >= 0.7 * 24 * b.step_kw)
-               & (b.held >= 0.8))
-    s_step = np.where(stepped, np.clip((b.step_kw - 0.5) / 2.5, 0.0, 1.0), 0.0)
     # Since a step, judge the load as it is now; a load held all night (valley-only mining
     # at the cheap tariff) or all weekend counts as base too.
-    base_now = np.maximum(np.maximum(np.where(stepped, b.after_kw, b.base_kw), b.night_kw),
+    base_now = np.maximum(np.maximum(np.where(stepped, st.after_kw, b.base_kw), b.night_kw),
                           b.weekend_kw)
     n = len(ids)
     sites = Sites.none(n)
@@ -684,14 +777,17 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         # Linking by address needs a base measured within the day: from daily totals, two
         # households' like levels are too common to mean one machine.
         steady = ((col["s_flat"] > 0) | (col["s_stable"] > 0)) & intraday
-        sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady))
+        sites = co_stepping(reg.area, b).merge(same_address(reg.address, base_now, steady,
+                                                                homes.base_kw))
     # A site split over meters is judged as the one installation it is: its step, and each
     # meter's base with the other meters' parts added.
     site = sites.meters >= 2
     stepped = stepped | (site & ~sites.by_address)
     s_step = np.where(site & ~sites.by_address, np.maximum(s_step, sites.s_site), s_step)
     load_now = np.where(site, base_now + np.maximum(sites.kw - sites.own, 0.0), base_now)
-    s_base = np.clip((load_now - 0.3) / 1.2, 0.0, 1.0)
+    # The base above the households' own (0.15 kW in a Chinese home, ~0.5 kW where homes
+    # keep a pool pump or a freezer running): full at 1.2 kW more, a small miner's draw.
+    s_base = np.clip((load_now - homes.base_kw - 0.15) / 1.2, 0.0, 1.0)
     shape_score = (cfg.w_base * s_base + cfg.w_flat * col["s_flat"]
                    + cfg.w_stable * col["s_stable"] + cfg.w_night * col["s_night"]
                    + cfg.w_level * col["s_level"] + cfg.w_step * s_step)
@@ -715,18 +811,18 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     # shape: a flat day, a steady day-to-day total, a base that has held steady since it
     # stepped up, or a plateau held all night or all weekend.
     plateau = np.maximum(b.night_kw, b.weekend_kw) >= 2 * np.maximum(b.base_kw, 0.1)
-    shaped = ((col["s_flat"] > 0) | (col["s_stable"] > 0) | (stepped & (b.after_cv <= 0.15))
+    shaped = ((col["s_flat"] > 0) | (col["s_stable"] > 0) | (stepped & (st.after_cv <= STEADY_CV))
               | (sites.s_site > 0)
               | plateau)
     suspect = (score >= cfg.suspect_at) & (load_now >= cfg.min_base_kw) & shaped
-    est_kw = np.where(stepped, b.step_kw, np.maximum(0.0, base_now - HOUSE_BASE_KW))
+    est_kw = np.where(stepped, st.kw, np.maximum(0.0, base_now - homes.base_kw))
     est_out: list[float | None] = [None] * n
     units: list[int | None] = [None] * n
     device: list[str | None] = [None] * n
     reason: list[str] = [""] * n
     for i in np.flatnonzero(suspect):
         fit = fit_units(float(est_kw[i]))
-        onset_i = (date(1970, 1, 1) + timedelta(days=first + int(b.step_day[i]))
+        onset_i = (date(1970, 1, 1) + timedelta(days=first + int(st.day[i]))
                    if stepped[i] else None)
         row = {k: float(v[i]) for k, v in col.items()}
         row.update(base_kw=float(base_now[i]), s_base=float(s_base[i]),
@@ -742,8 +838,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         est_out[i] = round(float(est_kw[i]), 2)
         units[i] = fit[1] if fit else None
         device[i] = fit[0].name if fit else None
-        reason[i] = reasons(row, float(s_step[i]), float(b.step_kw[i]), onset_i, fit)
-    onset = pa.array(np.where(stepped, first + b.step_day, 0).astype(np.int32),
+        row["night_step"] = bool(st.night_only[i])
+        reason[i] = reasons(row, float(s_step[i]), float(st.kw[i]), onset_i, fit)
+    onset = pa.array(np.where(stepped, first + st.day, 0).astype(np.int32),
                      pa.int32()).cast(pa.date32())
     onset = pc.if_else(pa.array(stepped), onset, pa.nulls(n, pa.date32()))
     r3, r4 = _round_each(3), _round_each(4)
@@ -786,7 +883,8 @@ def reasons(r: dict[str, Any], s_step: float, step_kw: float, onset: date | None
         than = "同类用户中位" if r.get("non_home") else "居民日均用电"
         parts.append(f"按{per}电量折算基荷 {r['base_kw']:.1f} kW（超出{than}）")
     if s_step > 0 and onset is not None:
-        text = f"自 {onset:%Y-%m-%d} 起阶跃 +{step_kw:.1f} kW"
+        text = (f"自 {onset:%Y-%m-%d} 起夜间（22:00–08:00）阶跃 +{step_kw:.1f} kW"
+                if r.get("night_step") else f"自 {onset:%Y-%m-%d} 起阶跃 +{step_kw:.1f} kW")
         if fit:
             text += f" ≈ {fit[1]} 台 {fit[0].name}"
         parts.append(text)

@@ -50,19 +50,37 @@ def _household(rng: np.random.Generator, days: int) -> np.ndarray:
 
 
 def _real_curves(real: pa.Table, rng: np.random.Generator, n: int, days: int) -> list[np.ndarray]:
-    """Windows of real household kW, each from a random meter and start, randomly scaled."""
+    """Windows of real household kW, each from a random meter and a random local midnight
+    of its own clock, randomly scaled.
+
+    Readings are placed on a regular 30-minute grid by their timestamps (a missing reading
+    stays a gap, read as 0 kW, never a shift of the day), so that a household's evening
+    peak stays in its evening: a window starting at a random half hour would move its
+    daytime use into the night window. Hourly readings are spread over their two half
+    hours."""
     curves = []
     by_meter: dict[str, np.ndarray] = {}
+    step_us = STEP_MIN * 60 * 1_000_000
     ids = real["meter_id"].to_numpy(zero_copy_only=False)
-    kwh = real["kwh"].to_numpy()
+    ts = real["ts"].cast(pa.timestamp("us")).cast(pa.int64()).to_numpy()
+    kwh = real["kwh"].to_numpy(zero_copy_only=False).astype(np.float64)
+    day_us = 86_400 * 1_000_000
     for m in np.unique(ids):
-        series = kwh[ids == m]
-        if len(series) >= days * PER_DAY:
-            by_meter[str(m)] = series * 2.0  # 30-minute kWh → kW
+        at = ids == m
+        t, e = ts[at], kwh[at]
+        gaps = np.diff(np.sort(t))
+        interval = int(np.median(gaps)) if gaps.size else step_us
+        per = max(1, interval // step_us)  # half hours per reading
+        slot = (t - t.min() // day_us * day_us) // step_us
+        grid = np.full(int(slot.max()) + per, np.nan)
+        for j in range(per):
+            grid[slot + j] = e / per
+        if len(grid) >= days * PER_DAY:
+            by_meter[str(m)] = grid * 60 / STEP_MIN  # 30-minute kWh → kW
     names = sorted(by_meter)
     for _ in range(n):
         s = by_meter[names[rng.integers(len(names))]]
-        start = rng.integers(0, len(s) - days * PER_DAY + 1)
+        start = rng.integers(0, (len(s) - days * PER_DAY) // PER_DAY + 1) * PER_DAY
         curves.append(np.nan_to_num(s[start : start + days * PER_DAY]) * rng.uniform(0.7, 1.3))
     return curves
 
@@ -89,9 +107,12 @@ def _agricultural(rng: np.random.Generator, days: int) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
-              schedule: str, onset: int, first_weekday: int,
-              extra: np.random.Generator | None = None) -> np.ndarray:
+def miner_kw(rng: np.random.Generator, days: int, units: int, device_kw: float,
+             schedule: str, onset: int, first_weekday: int,
+             extra: np.random.Generator | None = None) -> np.ndarray:
+    """A miner's wall power in kW, one value per 30 minutes of the window, off before day
+    ``onset``: nameplate ±5 %, ripple, reboot dips, and with ``extra`` throttling on hot
+    afternoons and a few outages."""
     n = days * PER_DAY
     each = device_kw * rng.uniform(0.95, 1.05)
     kw = np.full(n, units * each) * (1 + rng.normal(0, 0.015, n))
@@ -151,10 +172,18 @@ def synth_meters(meters: int, days: int, miners: int, *, seed: int = 1,
 def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
                real: pa.Table | None = None, negatives: int | None = None,
                start: datetime | None = None, commercial: float = 0.0,
-               agricultural: float = 0.0, area_size: int = 80) -> SynthCity:
+               agricultural: float = 0.0, area_size: int = 80, onset_day: int | None = None,
+               schedules: tuple[str, ...] | None = None) -> SynthCity:
     """A city sample with its register. ``commercial`` and ``agricultural`` are the shares
     of ordinary shops and farms among the meters that carry nothing; transformer areas hold
-    about ``area_size`` meters each."""
+    about ``area_size`` meters each. ``onset_day`` starts every miner on that day of the
+    window (else half start on a random day of its first half, half before it);
+    ``schedules`` draws every miner's schedule evenly from those named (else 70 % run
+    24/7)."""
+    if schedules is not None and not set(schedules) <= set(SCHEDULES):
+        raise ValueError(f"unknown schedules: {sorted(set(schedules) - set(SCHEDULES))}")
+    if onset_day is not None and not 0 <= onset_day < days:
+        raise ValueError("onset_day must fall within the window")
     rng = np.random.default_rng(seed)
     # Evasions, outages, throttling and the register come from their own stream: the
     # household curves drawn for a seed do not depend on them.
@@ -180,13 +209,18 @@ def synth_city(meters: int, days: int, miners: int, *, seed: int = 1,
         onset = int(rng.integers(0, max(1, days // 2))) if rng.random() < 0.5 else 0
         if schedule != "24/7" and extra.random() < 1 / 3:
             schedule = "peak_curtailed"
+        # Chosen after the draws above, so that the rest of a seed's city stays as it was.
+        if schedules is not None:
+            schedule = schedules[int(extra.integers(len(schedules)))]
+        if onset_day is not None:
+            onset = onset_day
         evasion = EVASIONS[extra.choice(4, p=[0.7, 0.15, 0.1, 0.05])]
         k = int(extra.integers(2, 5)) if evasion == "split" and len(slots) >= 2 else 1
         if k == 1 and evasion == "split":
             evasion = ""
         k = min(k, len(slots))
         here, slots = slots[:k], slots[k:]
-        add = _miner_kw(rng, days, units, device.kw, schedule, onset, day0.weekday(), extra)
+        add = miner_kw(rng, days, units, device.kw, schedule, onset, day0.weekday(), extra)
         for i in here:
             if evasion == "commercial base":
                 base[i], category[i] = _commercial(extra, days), COMMERCIAL
