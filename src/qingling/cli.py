@@ -98,4 +98,13 @@ def main(argv: list[str] | None = None) -> int:
         return exc.returncode or 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else 1
+    except Exception as exc:
+        from qingling.common.busy import is_lock_timeout
+
+        if not is_lock_timeout(exc):
+            raise
+        print(f"qingling {name}: the database is busy (another import or screening is "
+              "writing to it); nothing was written — run the command again when it has "
+              "finished", file=sys.stderr)
+        return 75  # EX_TEMPFAIL
     return 0

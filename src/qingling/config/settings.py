@@ -114,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "qingling.accounts.middleware.SessionPolicyMiddleware",
+    "qingling.common.busy.BusyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
