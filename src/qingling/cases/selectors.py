@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,13 +114,14 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
 
 
 NAME_SCAN_LIMIT = 200_000
+_CODE_LIKE = re.compile(r"[0-9a-f.:/\-]+")
 
 
 def _names_containing(qs: QuerySet[Case], q: str) -> list[int]:
     """Cases whose (sealed) name contains ``q``: opened here, never in the database."""
     needle = norm(q)
-    if len(needle) < 2:
-        return []
+    if len(needle) < 2 or _CODE_LIKE.fullmatch(needle):
+        return []  # an IP, a number or a code: never part of a name worth opening all for
     return [pk for pk, name in qs.values_list("pk", "subject_name")[:NAME_SCAN_LIMIT]
             if name and needle in norm(name)]
 
