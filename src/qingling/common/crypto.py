@@ -17,7 +17,6 @@ Tokens of the earlier Fernet scheme are still read (and re-sealed by rotation).
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import unicodedata
 from functools import lru_cache
@@ -29,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
+
+from qingling.common.env import secret_file
 
 PREFIX = "ql1:"
 NONCE = 12
@@ -48,16 +49,7 @@ def _key_file() -> Path:
 
 @lru_cache(maxsize=4)
 def _kek_from(env_key: str | None, path: str) -> bytes:
-    raw = env_key
-    if not raw:
-        p = Path(path)
-        if not p.exists():
-            p.parent.mkdir(parents=True, exist_ok=True)
-            tmp = p.with_suffix(".tmp")
-            tmp.write_bytes(Fernet.generate_key())
-            tmp.chmod(0o600)
-            os.replace(tmp, p)
-        raw = p.read_text().strip()
+    raw = env_key or secret_file(Path(path), lambda: Fernet.generate_key().decode("ascii"))
     try:
         key = base64.urlsafe_b64decode(raw) if len(raw) == 44 else bytes.fromhex(raw)
     except ValueError:
@@ -71,8 +63,9 @@ def kek() -> bytes:
     return _kek_from(os.environ.get("QINGLING_DATA_KEY"), str(_key_file()))
 
 
-def _derive(purpose: bytes) -> bytes:
-    mac = hmac.HMAC(kek(), hashes.SM3())
+def _derive(key: bytes, purpose: bytes) -> bytes:
+    """A key for one purpose, derived from the key-encryption key (SM3-HMAC)."""
+    mac = hmac.HMAC(key, hashes.SM3())
     mac.update(purpose)
     return mac.finalize()
 
@@ -116,7 +109,7 @@ def reset_cache() -> None:
 
 
 def _wrap_key() -> bytes:
-    return _derive(b"qingling data-key wrap")[:32]
+    return _derive(kek(), b"qingling data-key wrap")[:32]
 
 
 def _load(version: int) -> tuple[str, bytes]:
@@ -217,18 +210,15 @@ def blind(value: str, purpose: str) -> str:
     v = norm(value)
     if not v:
         return ""
-    mac = hmac.HMAC(_index_key(), hashes.SM3())
+    mac = hmac.HMAC(_index_key(kek()), hashes.SM3())
     mac.update(purpose.encode("ascii") + b"\0" + v.encode("utf-8"))
     return mac.finalize().hex()[:32]
 
 
 @lru_cache(maxsize=4)
-def _index_key_for(kek_digest: str) -> bytes:
-    return _derive(b"qingling blind index")
-
-
-def _index_key() -> bytes:
-    return _index_key_for(hashlib.sha256(kek()).hexdigest())
+def _index_key(key: bytes) -> bytes:
+    """The blind-index key: derived once per key-encryption key."""
+    return _derive(key, b"qingling blind index")
 
 
 # --- other secrets ----------------------------------------------------------------------
@@ -237,16 +227,7 @@ def _index_key() -> bytes:
 def _secret_file(home: str, name: str, env_value: str | None) -> bytes:
     """A 32-byte secret from the environment (hex) or from ``$QINGLING_HOME/<name>``,
     created on first use with mode 0600."""
-    if env_value:
-        return bytes.fromhex(env_value)
-    path = Path(home) / name
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(os.urandom(32).hex().encode())
-        tmp.chmod(0o600)
-        os.replace(tmp, path)
-    return bytes.fromhex(path.read_text().strip())
+    return bytes.fromhex(env_value or secret_file(Path(home) / name, lambda: os.urandom(32).hex()))
 
 
 def audit_key() -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import time
 from pathlib import Path
 
@@ -77,3 +78,15 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     if raw not in choices:
         raise SettingError(f"{name}={raw!r}: expected one of {', '.join(choices)}")
     return raw
+
+
+def secret_file(path: Path, make: Callable[[], str]) -> str:
+    """A secret kept in ``path``: made on first use and written atomically with mode 0600
+    (a concurrent first start keeps one of the two, never half a file)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(make())
+        tmp.chmod(0o600)
+        os.replace(tmp, path)
+    return path.read_text().strip()

@@ -20,6 +20,7 @@ from qingling.common.env import (
     env_str,
     env_time,
     env_weekday,
+    secret_file,
 )
 
 # Lets admin classes be written ModelAdmin[Model] for the type checker.
@@ -68,18 +69,9 @@ _secret = os.environ.get("QINGLING_SECRET_KEY")
 if not _secret:
     # A per-installation key kept under QINGLING_HOME, so a fresh machine works with no
     # set-up and no secret is ever committed.
-    _key_file = QINGLING_HOME / "secret_key"
-    if _key_file.exists():
-        _secret = _key_file.read_text().strip()
-    else:
-        import secrets
+    import secrets
 
-        QINGLING_HOME.mkdir(parents=True, exist_ok=True)
-        _secret = secrets.token_urlsafe(50)
-        _tmp = _key_file.with_suffix(".tmp")
-        _tmp.write_text(_secret)
-        _tmp.chmod(0o600)
-        _tmp.replace(_key_file)
+    _secret = secret_file(QINGLING_HOME / "secret_key", lambda: secrets.token_urlsafe(50))
 SECRET_KEY = _secret
 ALLOWED_HOSTS = env_str("QINGLING_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 
