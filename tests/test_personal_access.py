@@ -115,3 +115,10 @@ def test_the_city_reads_and_exports_who_saw_whose_data(people: Personas) -> None
     assert ws is not None and ws.max_row == 3  # header + the two entries
     assert client_for(people.county_a).get("/audit/").status_code == 403
     assert client_for(people.leader).get("/audit/export.xlsx").status_code == 403
+
+
+def test_a_unit_with_nothing_personal_offers_no_reveal(people: Personas) -> None:
+    resident(people)
+    unit = Case.objects.get(ip_summary="60.7.1.2")
+    page = client_for(people.county_a).get(f"/cases/{unit.pk}/").content.decode()
+    assert "南湖某某科技有限公司" in page and 'id="reveal-form"' not in page

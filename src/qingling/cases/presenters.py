@@ -25,10 +25,10 @@ def personal(case: Case, profile: Profile | None, revealed: bool = False) -> Per
         return Personal(case.subject_name, case.id_number, case.phone, case.address, False)
     # An organisation's name and address are public facts; a person's are not.
     person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
-    return Personal(
-        name=mask_name(case.subject_name) if person else case.subject_name,
-        id_number=mask_id(case.id_number),
-        phone=mask_phone(case.phone),
-        address=mask_address(case.address) if person else case.address,
-        masked=True,
-    )
+    shown = (mask_name(case.subject_name) if person else case.subject_name,
+             mask_id(case.id_number), mask_phone(case.phone),
+             mask_address(case.address) if person else case.address)
+    real = (case.subject_name, case.id_number, case.phone, case.address)
+    # "Masked" only when something is hidden: a unit's page with nothing personal on it
+    # offers no reveal (and records none).
+    return Personal(*shown, masked=shown != real)
