@@ -42,7 +42,7 @@ def test_the_command_line_says_busy_and_exits_75(db: None, capsys: object,
                                                  tmp_path: Path) -> None:
     f = tmp_path / "k.csv"
     f.write_bytes(csv_bytes([row("60.5.5.2", "乙公司", when="2026-11-15 10:00:00")]))
-    with mock.patch("qingling.intake.management.commands.import_list.import_list",
+    with mock.patch("qingling.intake.jobs.import_list",
                     side_effect=OperationalError("database is locked")):
         code = main(["import-list", str(f), "--list-type", "key", "--week", "2026-W47"])
     err = capsys.readouterr().err  # type: ignore[attr-defined]

@@ -1,9 +1,9 @@
 """Personal data at rest: envelope encryption with national-cryptography algorithms.
 
 - A **key-encryption key** (KEK) comes from ``QINGLING_DATA_KEY`` or from a key file
-  (``QINGLING_KEY_FILE``; for a single machine's zero-setup default,
-  ``$QINGLING_HOME/data_key``, created 0600 — production keeps it in the environment, never
-  beside the database, see deploy/). Losing it loses the data: keep an offline copy.
+  (``QINGLING_KEY_FILE``; for a single machine's zero-setup default, a file created 0600 in
+  the service account's ``~/.config/qingling/keys/`` — never beside the database; production
+  keeps it in the environment, see deploy/). Losing it loses the data: keep an offline copy.
 - **Data keys** (DEKs) are random, versioned, stored in the database only wrapped by the KEK
   (``common.DataKey``). Values are sealed with the current data key in SM4-GCM (GB/T 32907,
   the default) or AES-256-GCM (``QINGLING_CIPHER=aes``): ``ql1:<version>:<base64>``.
@@ -17,6 +17,7 @@ Tokens of the earlier Fernet scheme are still read (and re-sealed by rotation).
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import unicodedata
 from functools import lru_cache
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 
-from qingling.common.env import secret_file
+from qingling.common.env import secret_file, write_private
 
 PREFIX = "ql1:"
 NONCE = 12
@@ -42,9 +43,27 @@ class CryptoError(ValueError):
 
 # --- the key-encryption key ------------------------------------------------------------
 
-def _key_file() -> Path:
-    explicit = os.environ.get("QINGLING_KEY_FILE")
-    return Path(explicit) if explicit else Path(settings.QINGLING_HOME) / "data_key"
+def default_key_file(home: Path) -> Path:
+    """Where a single machine keeps its key-encryption key when neither
+    ``QINGLING_DATA_KEY`` nor ``QINGLING_KEY_FILE`` is set: in the service account's own
+    configuration directory, never beside the database (a copy of ``QINGLING_HOME`` —
+    a backup, a stolen disk image of the data volume — carries ciphertext only). One file
+    per installation, named after its home directory."""
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    tag = hashlib.sha256(str(home.resolve()).encode("utf-8")).hexdigest()[:16]
+    return base / "qingling" / "keys" / f"{tag}.key"
+
+
+def _key_file(explicit: str | None, home: Path) -> Path:
+    if explicit:
+        return Path(explicit)
+    path = default_key_file(home)
+    legacy = home / "data_key"  # where earlier versions kept it
+    if legacy.is_file() and not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(path, legacy.read_bytes())
+        legacy.unlink()
+    return path
 
 
 @lru_cache(maxsize=4)
@@ -60,7 +79,15 @@ def _kek_from(env_key: str | None, path: str) -> bytes:
 
 
 def kek() -> bytes:
-    return _kek_from(os.environ.get("QINGLING_DATA_KEY"), str(_key_file()))
+    return _kek_for(os.environ.get("QINGLING_DATA_KEY"), os.environ.get("QINGLING_KEY_FILE"),
+                    str(settings.QINGLING_HOME))
+
+
+@lru_cache(maxsize=4)
+def _kek_for(env_key: str | None, explicit: str | None, home: str) -> bytes:
+    if env_key:
+        return _kek_from(env_key, "")
+    return _kek_from(None, str(_key_file(explicit, Path(home))))
 
 
 def _derive(key: bytes, purpose: bytes) -> bytes:
@@ -235,3 +262,23 @@ def audit_key() -> bytes:
     ``$QINGLING_HOME/audit_key``): without it a tamperer cannot recompute the chain."""
     return _secret_file(str(settings.QINGLING_HOME), "audit_key",
                         os.environ.get("QINGLING_AUDIT_KEY"))
+
+
+# --- files ------------------------------------------------------------------------------
+
+_FILE_MAGIC = b"QLSEAL1\n"
+
+
+def seal_bytes(data: bytes) -> bytes:
+    """A whole file sealed with the current data key (spooled uploads awaiting a job)."""
+    version = current_version()
+    alg, key = _load(version)
+    return _FILE_MAGIC + version.to_bytes(4, "big") + _seal(alg, key, data)
+
+
+def open_bytes(blob: bytes) -> bytes:
+    if not blob.startswith(_FILE_MAGIC):
+        raise CryptoError("not a sealed file")
+    head = len(_FILE_MAGIC)
+    alg, key = _load(int.from_bytes(blob[head:head + 4], "big"))
+    return _open(alg, key, blob[head + 4:])

@@ -60,6 +60,9 @@ QINGLING_SESSION_IDLE_MINUTES: int = env_int("QINGLING_SESSION_IDLE_MINUTES", 30
 QINGLING_SESSION_MAX_HOURS: int = env_int("QINGLING_SESSION_MAX_HOURS", 12)
 QINGLING_UPLOAD_MAX_BYTES: int = env_int("QINGLING_UPLOAD_MAX_BYTES", 25 * 1024 * 1024)
 QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1024)
+# A list uploaded on the page up to this size is imported while the officer waits; a larger
+# one goes to the background worker and the page follows its progress.
+QINGLING_INLINE_IMPORT_BYTES: int = env_int("QINGLING_INLINE_IMPORT_BYTES", 256 * 1024)
 # A list's rows, and what an XLSX may expand to (a zip bomb is refused while reading).
 QINGLING_LIST_MAX_ROWS: int = env_int("QINGLING_LIST_MAX_ROWS", 500_000)
 QINGLING_LIST_MAX_UNCOMPRESSED: int = env_int("QINGLING_LIST_MAX_UNCOMPRESSED", 512 * 1024 * 1024)
@@ -85,6 +88,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "qingling.common",
     "qingling.audit",
+    "qingling.jobs",
     "qingling.geo",
     "qingling.org",
     "qingling.cases",

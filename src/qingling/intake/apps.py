@@ -6,3 +6,10 @@ class IntakeConfig(AppConfig):
     name = "qingling.intake"
     verbose_name = _("Lists")
     label = "intake"
+
+    def ready(self) -> None:
+        from qingling.jobs import registry
+
+        # Imports run one at a time, whoever starts them (page, command or worker).
+        registry.register("import_list", "qingling.intake.jobs.run_import", lane="lists",
+                          template="intake/import_job.html")

@@ -15,6 +15,7 @@ class ListBatch(models.Model):
     class Status(models.TextChoices):
         COMPLETE = "complete", _("Imported")
         PARTIAL = "partial", _("Imported with rejected rows")
+        IMPORTING = "importing", _("Importing")
 
     list_type = models.CharField(_("list type"), max_length=8, choices=ListType.choices)
     week = models.CharField(_("week"), max_length=8, db_index=True)
@@ -32,6 +33,9 @@ class ListBatch(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, verbose_name=_("status"))
     row_count = models.PositiveIntegerField(default=0, verbose_name=_("row count"))
     rejected_count = models.PositiveIntegerField(default=0, verbose_name=_("rejected count"))
+    # While importing: the slices committed so far and their counts (an import that stopped
+    # resumes from here).
+    progress = models.JSONField(default=dict, blank=True, verbose_name=_("progress"))
     diff = models.JSONField(default=dict, verbose_name=_("diff"))  # counts: new, present, reappeared, absent
     previous = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL,
         verbose_name=_("previous"))

@@ -1,16 +1,20 @@
 """List intake: one file in, one batch out, with its diff against the previous batch.
 
-The whole import is one transaction: a refused file leaves nothing behind, and the same
-file twice is recognised by its sha256 and changes nothing.
+The import writes in short transactions (the batch, rows in chunks, then cases a slice of
+subjects at a time) so that other users' saves interleave with a 100,000-row list on the
+embedded SQLite. The batch stays "importing" until its last slice; if the process stops,
+importing the same file again resumes where the last committed slice left off. A refused
+file writes nothing; the same file twice is recognised by its digest and changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import Any, Protocol, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -41,9 +45,19 @@ from qingling.intake.readers import ListFileError, read_table
 from qingling.intake.validate import CheckedRow, RowError, check_rows
 from qingling.org.models import SubjectType
 
-Progress = Callable[[str], None]
 T = TypeVar("T")
 CHUNK = 900  # below SQLite's default limit on query parameters
+ROW_CHUNK = 2000  # list rows per transaction
+SLICE = 500  # subjects per transaction: a few hundred milliseconds of writing
+
+
+class Progress(Protocol):
+    def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
+        ...
+
+
+def _quiet(stage: str, done: int | None = None, total: int | None = None) -> None:
+    return None
 
 
 class ListRejected(ValueError):
@@ -142,59 +156,70 @@ def import_list(
         raise ValueError(_("list type must be one of %(types)s")
                          % {"types": ", ".join(ListType.values)})
     now = now or timezone.now()
-    say = progress or (lambda _msg: None)
+    say: Progress = progress or _quiet
     summary = ImportSummary(file=file_name, list_type=list_type, week=str(week))
     sha = hashlib.sha256(data).hexdigest()
-    dup = ListBatch.objects.filter(sha256=sha, list_type=list_type, week=str(week)).first()
-    if dup is not None:
-        summary.duplicate_of = dup.pk
-        summary.rows = dup.row_count
-        return summary
+    found = ListBatch.objects.filter(sha256=sha, list_type=list_type, week=str(week)).first()
+    if found is not None and found.status != ListBatch.Status.IMPORTING:
+        return _duplicate(summary, found)
     if len(data) > settings.QINGLING_LIST_MAX_BYTES:
         raise ListFileError(_("%(file)s: larger than the limit of %(limit)s bytes") % {
             "file": file_name, "limit": settings.QINGLING_LIST_MAX_BYTES})
     try:
-        say("reading")
+        say(_("Reading the file"))
         table = read_table(data)
     except ListFileError as exc:
         raise ListFileError(_("%(file)s: %(error)s") % {"file": file_name, "error": exc}) from None
-    same = ListBatch.objects.filter(content_sha=table.digest, list_type=list_type,
-                                    week=str(week)).first()
-    if same is not None:
-        summary.duplicate_of = same.pk
-        summary.rows = same.row_count
-        return summary
-    say("checking")
+    if found is None:
+        found = ListBatch.objects.filter(content_sha=table.digest, list_type=list_type,
+                                         week=str(week)).first()
+        if found is not None and found.status != ListBatch.Status.IMPORTING:
+            return _duplicate(summary, found)
+    resume = found  # an import of this list that stopped before its end
+    if resume is not None:
+        now = resume.imported_at
+    say(_("Checking the rows"))
     gazetteer = Gazetteer.load(settings.QINGLING_CITY_CODE)
     checked = check_rows(table, gazetteer, now)
     if not checked:
         raise ListFileError(_("%(file)s: the header is there but no data rows follow it")
                             % {"file": file_name})
     errors = [e for r in checked for e in r.errors]
-    if errors and not accept_valid:
+    if errors and not accept_valid and resume is None:
         raise ListRejected(file_name, errors, len(checked))
     summary.rows = len(checked)
     summary.rejected = sum(1 for r in checked if not r.ok)
     summary.accepted = summary.rows - summary.rejected
     summary.rejected_rows = [e.as_dict() for e in errors]
-    try:
-        with transaction.atomic():
-            _write(
-                summary, table, checked, sha, len(data), list_type, week, issuer, actor, now, say
-            )
-    except IntegrityError:
-        # Another import of the same file won the race on the unique sha256.
-        dup = ListBatch.objects.filter(Q(sha256=sha) | Q(content_sha=table.digest),
-                                       list_type=list_type, week=str(week)).first()
-        if dup is None:
-            raise
-        return ImportSummary(
-            file=file_name, list_type=list_type, week=str(week), duplicate_of=dup.pk,
-            rows=dup.row_count,
-        )
+    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
+    if resume is None:
+        try:
+            with transaction.atomic():
+                batch = _create_batch(summary, table, sha, len(data), list_type, week, issuer,
+                                      user, now)
+        except IntegrityError:
+            # Another import of the same file won the race on the unique digest.
+            dup = ListBatch.objects.filter(Q(sha256=sha) | Q(content_sha=table.digest),
+                                           list_type=list_type, week=str(week)).first()
+            if dup is None:
+                raise
+            return _duplicate(summary, dup)
+    else:
+        batch = resume
+        summary.batch_id = batch.pk
+        summary.previous_batch = batch.previous_id
+        if batch.imported_by_id is not None:
+            user = batch.imported_by
+    _write(summary, checked, batch, list_type, week, user, now, say)
     refresh_planner_statistics(
         "cases_case", "cases_ipaddress", "cases_case_ips", "intake_appearance", "intake_listrow"
     )
+    return summary
+
+
+def _duplicate(summary: ImportSummary, batch: ListBatch) -> ImportSummary:
+    summary.duplicate_of = batch.pk
+    summary.rows = batch.row_count
     return summary
 
 
@@ -222,7 +247,7 @@ class _Batch:
         reader's language."""
         return {"batch": self.batch.pk, "list_type": self.list_type, "week": str(self.week)}
 
-    @property
+    @cached_property
     def label(self) -> str:
         return f"{self.batch.get_list_type_display()} {self.week}"
 
@@ -256,51 +281,87 @@ def _by_strength(keys: Iterable[str]) -> list[str]:
     return sorted(set(keys), key=lambda k: (_KEY_ORDER.index(k.split(":", 1)[0] + ":"), k))
 
 
-def _write(summary: ImportSummary, table: Any, checked: list[CheckedRow], sha: str, size: int,
-           list_type: str, week: IsoWeek, issuer: str, actor: Any, now: datetime,
-           say: Progress) -> None:
-    """The import's writes, as named steps over one ``_Batch``."""
-    user = actor if actor is not None and getattr(actor, "is_authenticated", False) else None
-    b = _store_batch(summary, table, checked, sha, size, list_type, week, issuer, user, now)
+COUNTERS = ("new", "present", "reappeared", "cases_created", "cases_reopened",
+            "pending_dispatch")
+
+
+def _write(summary: ImportSummary, checked: list[CheckedRow], batch: ListBatch,
+           list_type: str, week: IsoWeek, user: Any, now: datetime, say: Progress) -> None:
+    """The import's writes, as named steps over one ``_Batch``, each step (or each slice of
+    subjects) in its own short transaction; the batch's ``progress`` records how far the
+    committed slices got, in the same transactions."""
+    b = _store_rows(summary, checked, batch, list_type, week, user, now, say)
     prev_ips = _previous_ips(b)
-    say("linking IP addresses")
+    say(_("Linking IP addresses"))
     ips = _ip_objects(b.good, now)
-    say("classifying and matching cases")
+    say(_("Classifying and matching cases"))
     groups = _group_rows(b)
-    for g, case in zip(groups, match_cases([g.match_keys for g in groups]), strict=True):
-        g.case = case
-    say(f"creating {sum(1 for g in groups if g.case is None)} cases")
-    _create_cases(b, groups, ips)
-    say("updating existing cases")
-    reopened = _update_existing(b, groups)
-    _link(b, groups, ips)
-    say("recording appearances")
-    _record_appearances(b, groups, ips, prev_ips, reopened)
-    _finish(b)
+    done = int(batch.progress.get("slices", 0))
+    for k in COUNTERS:
+        setattr(summary, k, int(batch.progress.get(k, 0)))
+    counted: set[str] = set()
+    slices = list(_chunks(groups, SLICE))
+    for n, part in enumerate(slices):
+        if n < done:  # committed before the import stopped: counted, not written again
+            counted.update(m[0].ip.value for g in part for m in g.rows if m[0].ip)
+            continue
+        say(_("Writing cases"), n * SLICE, len(groups))
+        with transaction.atomic():
+            for g, case in zip(part, match_cases([g.match_keys for g in part]), strict=True):
+                g.case = case
+            _create_cases(b, part, ips)
+            reopened = _update_existing(b, part)
+            _link(b, part, ips)
+            _record_appearances(b, part, ips, prev_ips, reopened, counted)
+            audit_bulk(b.audits)
+            b.audits = []
+            batch.progress = {"slices": n + 1, **{k: getattr(summary, k) for k in COUNTERS}}
+            batch.save(update_fields=["progress"])
+    say(_("Writing cases"), len(groups), len(groups))
+    summary.absent = len(prev_ips - {r.ip.value for r, _o in b.good if r.ip is not None})
+    with transaction.atomic():
+        _finish(b)
 
 
-def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], sha: str,
-                 size: int, list_type: str, week: IsoWeek, issuer: str, user: Any,
-                 now: datetime) -> _Batch:
+def _create_batch(summary: ImportSummary, table: Any, sha: str, size: int, list_type: str,
+                  week: IsoWeek, issuer: str, user: Any, now: datetime) -> ListBatch:
     from qingling.intake.readers import canonical_field
 
+    previous = (ListBatch.objects.filter(list_type=list_type, week__lte=str(week))
+                .exclude(status=ListBatch.Status.IMPORTING)
+                .order_by("-week", "-imported_at", "-id").first())
     batch = ListBatch.objects.create(
         list_type=list_type, week=str(week), issuer=issuer, file_name=summary.file[:255],
         sha256=sha, content_sha=table.digest, size=size, file_format=table.file_format,
         encoding=table.encoding,
         header_row=table.header_row,
         columns={h: canonical_field(h) for h in table.headers if h},
-        status=ListBatch.Status.PARTIAL if summary.rejected else ListBatch.Status.COMPLETE,
+        status=ListBatch.Status.IMPORTING, previous=previous,
         row_count=summary.rows, rejected_count=summary.rejected, imported_by=user,
         imported_at=now)
     summary.batch_id = batch.pk
-    fast_insert(
-        ListRow,
-        ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
-        ((batch.pk, r.row_number, r.ok,
-          [e.stored() for e in r.errors],
-          r.ip_text[:100], seal_json(r.fields), seal_json(r.extra)) for r in checked),
-    )
+    summary.previous_batch = previous.pk if previous else None
+    return batch
+
+
+def _store_rows(summary: ImportSummary, checked: list[CheckedRow], batch: ListBatch,
+                list_type: str, week: IsoWeek, user: Any, now: datetime,
+                say: Progress) -> _Batch:
+    """Every row as read, sealed, in chunks of ``ROW_CHUNK`` (a resumed import adds the
+    chunks that were not committed)."""
+    have = set(ListRow.objects.filter(batch=batch).values_list("row_number", flat=True))
+    todo = [r for r in checked if r.row_number not in have]
+    for n, part in enumerate(_chunks(todo, ROW_CHUNK)):
+        say(_("Storing the rows"), len(have) + n * ROW_CHUNK, len(checked))
+        # Sealing is the slow part: done before the transaction takes the write lock.
+        values = [(batch.pk, r.row_number, r.ok, [e.stored() for e in r.errors],
+                   r.ip_text[:100], seal_json(r.fields), seal_json(r.extra)) for r in part]
+        with transaction.atomic():
+            fast_insert(
+                ListRow,
+                ("batch_id", "row_number", "accepted", "reasons", "ip_text", "fields", "extra"),
+                values,
+            )
     row_ids = dict(ListRow.objects.filter(batch=batch).values_list("row_number", "id"))
     return _Batch(summary=summary, batch=batch, list_type=list_type, week=week, now=now,
                   actor_id=user.pk if user is not None else None,
@@ -310,13 +371,10 @@ def _store_batch(summary: ImportSummary, table: Any, checked: list[CheckedRow], 
 
 def _previous_ips(b: _Batch) -> set[str]:
     """The IPs of the previous batch of the same list type: the diff is against it."""
-    previous = (ListBatch.objects.filter(list_type=b.list_type, week__lte=str(b.week))
-                .exclude(pk=b.batch.pk).order_by("-week", "-imported_at", "-id").first())
-    if previous is None:
+    if b.batch.previous_id is None:
         return set()
-    b.summary.previous_batch = previous.pk
-    b.batch.previous = previous
-    return set(Appearance.objects.filter(batch=previous).values_list("ip__value", flat=True))
+    return set(Appearance.objects.filter(batch_id=b.batch.previous_id)
+               .values_list("ip__value", flat=True))
 
 
 def _facts(row: CheckedRow, cls: Classification, county_codes: dict[int, str]) -> SubjectFacts:
@@ -369,12 +427,19 @@ def _group_rows(b: _Batch) -> list[_Group]:
 
 
 def _create_cases(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) -> None:
-    router = Router.load()
+    loaded = Router.load()
+    routes: dict[tuple[str, str], Any] = {}
+
+    def route_of(subject_type: str, behaviour: str) -> Any:
+        if (subject_type, behaviour) not in routes:
+            routes[subject_type, behaviour] = loaded.route(subject_type, behaviour)
+        return routes[subject_type, behaviour]
+
     new: list[_Group] = [g for g in groups if g.case is None]
     for g in new:
         r0, _row_id, cls = g.rows[0]
         place = next((m[0].place for m in g.rows if m[0].place is not None), None)
-        route = router.route(cls.subject_type, cls.behaviour)
+        route = route_of(cls.subject_type, cls.behaviour)
         f = r0.fields
         member_ips = _unique([ips[m[0].ip.value] for m in g.rows if m[0].ip])
         seen = [m[0].observed_at for m in g.rows if m[0].observed_at is not None]
@@ -398,13 +463,13 @@ def _create_cases(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) ->
         setattr(case, b.flag, True)
         g.case, g.created = case, True
     Case.objects.bulk_create([g.case for g in new if g.case is not None], batch_size=1000)
-    b.summary.cases_created = len(new)
-    b.summary.pending_dispatch = sum(1 for g in new if g.case and g.case.state == State.PENDING)
+    b.summary.cases_created += len(new)
+    b.summary.pending_dispatch += sum(1 for g in new if g.case and g.case.state == State.PENDING)
     co_rows: list[tuple[int, int]] = []
     for g in new:
         assert g.case is not None
         cls = g.rows[0][2]
-        co_rows += [(g.case.pk, d) for d in router.route(cls.subject_type, cls.behaviour).co_ids]
+        co_rows += [(g.case.pk, d) for d in route_of(cls.subject_type, cls.behaviour).co_ids]
         b.audit("create", g.case, "", g.case.state, {**b.listed, "rules": cls.matched})
     fast_insert(Case.co_departments.through, ("case_id", "department_id"), co_rows)
 
@@ -453,7 +518,7 @@ def _update_existing(b: _Batch, groups: list[_Group]) -> set[int]:
         for case in Case.objects.filter(pk__in=sorted(joins_key)).select_related("county"):
             case_reclassify(case, cause=f"列入{b.label}", actor=None, now=b.now,
                             classifier=classifier, router=router, cause_data=b.listed)
-    b.summary.cases_reopened = len(reopened)
+    b.summary.cases_reopened += len(reopened)
     return reopened
 
 
@@ -472,17 +537,15 @@ def _link(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress]) -> None:
 
 
 def _record_appearances(b: _Batch, groups: list[_Group], ips: dict[str, IPAddress],
-                        prev_ips: set[str], reopened: set[int]) -> None:
+                        prev_ips: set[str], reopened: set[int], counted: set[str]) -> None:
+    """Each row's appearance; an IP counts once in the diff (``counted`` spans slices)."""
     appearances: list[tuple[object, ...]] = []
-    seen_now: set[str] = set()
-    counted: set[str] = set()
     s = b.summary
     for g in groups:
         assert g.case is not None
         for r, o, _cls in g.rows:
             assert r.ip is not None
             value = r.ip.value
-            seen_now.add(value)
             if g.case.pk in reopened:
                 change = Appearance.Change.REAPPEARED
             elif value in prev_ips:
@@ -503,7 +566,6 @@ def _record_appearances(b: _Batch, groups: list[_Group], ips: dict[str, IPAddres
         Appearance, ("batch_id", "row_id", "ip_id", "case_id", "change", "observed_at"),
         appearances,
     )
-    s.absent = len(prev_ips - seen_now)
 
 
 def _finish(b: _Batch) -> None:
@@ -515,7 +577,9 @@ def _finish(b: _Batch) -> None:
     b.batch.diff = {"new": s.new, "present": s.present, "reappeared": s.reappeared,
                     "absent": s.absent, "cases_created": s.cases_created,
                     "cases_reopened": s.cases_reopened}
-    b.batch.save(update_fields=["diff", "previous"])
+    b.batch.status = ListBatch.Status.PARTIAL if s.rejected else ListBatch.Status.COMPLETE
+    b.batch.progress = {}
+    b.batch.save(update_fields=["diff", "status", "progress"])
 
 
 def _unique(items: list[IPAddress]) -> list[IPAddress]:

@@ -9,11 +9,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from qingling.common.xlsx import build_xlsx
+from qingling.intake import jobs as import_jobs
 from qingling.intake.forms import ImportForm
 from qingling.intake.models import ListBatch
-from qingling.intake.readers import ListFileError
-from qingling.intake.services import ListRejected, import_list
 from qingling.intake.validate import stored_reason
+from qingling.jobs.models import Job
+from qingling.jobs.runner import enqueue, start
 from qingling.org.models import Role
 from qingling.org.scope import profile_of
 
@@ -74,7 +75,7 @@ def batch_import(request: HttpRequest) -> HttpResponse:
     p = profile_of(request.user)
     if p is None or p.role != Role.CITY:
         return render(request, "org/no_role.html", status=403)
-    report: ListRejected | None = None
+    report: Job | None = None
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)
         if form.is_valid():
@@ -82,32 +83,41 @@ def batch_import(request: HttpRequest) -> HttpResponse:
             if upload.size > settings.QINGLING_LIST_MAX_BYTES:
                 form.add_error("file", _("The file is too large."))
             else:
-                try:
-                    summary = import_list(
-                        data=upload.read(),
-                        file_name=upload.name or "upload",
-                        list_type=form.cleaned_data["list_type"],
-                        week=form.cleaned_data["week"],
-                        issuer=form.cleaned_data["issuer"],
-                        accept_valid=form.cleaned_data["accept_valid"],
-                        actor=request.user,
-                    )
-                except ListRejected as exc:
-                    report = exc
-                except ListFileError as exc:
-                    form.add_error("file", str(exc))
+                data = upload.read()
+                name = upload.name or "upload"
+                big = len(data) > settings.QINGLING_INLINE_IMPORT_BYTES
+                job = enqueue(
+                    import_jobs.KIND, user=request.user,
+                    title=import_jobs.title_of(name, form.cleaned_data["list_type"],
+                                               str(form.cleaned_data["week"])),
+                    params=import_jobs.params_of(
+                        file_name=name, list_type=form.cleaned_data["list_type"],
+                        week=form.cleaned_data["week"], issuer=form.cleaned_data["issuer"],
+                        accept_valid=form.cleaned_data["accept_valid"], inline=not big),
+                    data=data if big else None)
+                if big:  # the worker imports it; its page follows the progress
+                    return redirect("job_detail", pk=job.pk)
+                job = start(job, data=data)
+                if job.state != Job.State.DONE:
+                    if job.state == Job.State.FAILED and job.result.get("rejected"):
+                        report = job
+                    elif job.state == Job.State.FAILED:
+                        form.add_error("file", job.error)
+                    else:  # another import is running: this one waits its turn
+                        return redirect("job_detail", pk=job.pk)
                 else:
-                    if summary.duplicate_of is not None:
+                    r = job.result
+                    if r.get("duplicate_of") is not None:
                         messages.info(request, _(
                             "This file was already imported (batch %(id)s); nothing changed."
-                        ) % {"id": summary.duplicate_of})
-                        return redirect("batch_detail", batch_id=summary.duplicate_of)
+                        ) % {"id": r["duplicate_of"]})
+                        return redirect("batch_detail", batch_id=r["duplicate_of"])
                     messages.success(request, _(
-                        "Imported %(rows)s rows: %(new)s new, %(present)s still present, "
-                        "%(reappeared)s reappeared, %(absent)s absent."
-                    ) % summary.as_dict())
-                    assert summary.batch_id is not None
-                    return redirect("batch_detail", batch_id=summary.batch_id)
+                        "%(rows)s rows read: %(accepted)s imported, %(rejected)s rejected; "
+                        "%(new)s new, %(present)s still present, %(reappeared)s reappeared, "
+                        "%(absent)s absent."
+                    ) % r)
+                    return redirect("batch_detail", batch_id=r["batch_id"])
     else:
         form = ImportForm()
     return render(request, "intake/import.html", {"form": form, "report": report})

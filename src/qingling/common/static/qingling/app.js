@@ -6,3 +6,34 @@ document.addEventListener("change", (event) => {
     el.form.submit();
   }
 });
+
+// A background job's page follows its progress (GET status.json each second) and shows
+// the result when the job ends. Without script, a <noscript> refresh does the same.
+const jobBox = document.querySelector("[data-job-status]");
+if (jobBox) {
+  const url = jobBox.dataset.jobStatus;
+  const follow = async () => {
+    try {
+      const resp = await fetch(url, { credentials: "same-origin" });
+      if (resp.ok) {
+        const s = await resp.json();
+        if (s.finished) {
+          window.location.reload();
+          return;
+        }
+        document.getElementById("job-state").textContent = s.state_label;
+        document.getElementById("job-stage").textContent = s.stage;
+        const bar = document.getElementById("job-progress");
+        if (s.percent !== null) {
+          bar.value = s.percent;
+          bar.textContent = `${s.percent}%`;
+        }
+        document.getElementById("job-count").textContent = s.total ? `${s.done} / ${s.total}` : "";
+      }
+    } catch (e) {
+      // the server restarting: try again on the next tick
+    }
+    window.setTimeout(follow, 1000);
+  };
+  window.setTimeout(follow, 1000);
+}

@@ -9,8 +9,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from qingling.cases.models import ListType
 from qingling.common.weeks import IsoWeek
+from qingling.intake import jobs as import_jobs
 from qingling.intake.readers import ListFileError
-from qingling.intake.services import ListRejected, import_list
+from qingling.intake.services import ImportSummary, ListRejected
+from qingling.jobs.runner import enqueue, run_inline
 
 
 class Command(BaseCommand):
@@ -27,6 +29,8 @@ class Command(BaseCommand):
             help="import the valid rows and keep the rejected ones with their reasons",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--background", action="store_true",
+                            help="queue the import for `qingling worker` and return at once")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         path: Path = opts["file"]
@@ -39,20 +43,23 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"{path}: {exc.strerror}") from None
 
-        def progress(stage: str) -> None:
+        def progress(line: str) -> None:
             if not opts["json"]:
-                sys.stderr.write(f"  … {stage}\n")
+                sys.stderr.write(f"  … {line}\n")
+                sys.stderr.flush()
 
+        params = import_jobs.params_of(
+            file_name=path.name, list_type=opts["list_type"], week=week, issuer=opts["issuer"],
+            accept_valid=opts["accept_valid"], inline=not opts["background"])
+        title = import_jobs.title_of(path.name, opts["list_type"], str(week))
+        if opts["background"]:
+            job = enqueue(import_jobs.KIND, title=title, params=params, data=data)
+            self.stdout.write(json.dumps({"job": job.pk}) if opts["json"] else
+                              f"{path.name}: queued as job {job.pk} (see /jobs/{job.pk}/)")
+            return
+        job = enqueue(import_jobs.KIND, title=title, params=params)
         try:
-            summary = import_list(
-                data=data,
-                file_name=path.name,
-                list_type=opts["list_type"],
-                week=week,
-                issuer=opts["issuer"],
-                accept_valid=opts["accept_valid"],
-                progress=progress,
-            )
+            job = run_inline(job, progress, data=data, reraise=True)
         except ListRejected as exc:
             if opts["json"]:
                 self.stdout.write(json.dumps({
@@ -62,6 +69,10 @@ class Command(BaseCommand):
             raise CommandError(exc.report()) from None
         except ListFileError as exc:
             raise CommandError(str(exc)) from None
+        if job.state != job.State.DONE:
+            raise CommandError(f"job {job.pk}: {job.get_state_display()} {job.error}")
+        summary = ImportSummary(**{k: v for k, v in job.result.items()
+                                   if k in ImportSummary.__dataclass_fields__})
         if opts["json"]:
             self.stdout.write(json.dumps(summary.as_dict(), ensure_ascii=False))
             return
