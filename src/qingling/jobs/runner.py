@@ -101,11 +101,11 @@ class Reporter:
 
 
 def enqueue(kind: str, *, title: str, params: dict[str, Any], data: bytes | None = None,
-            user: Any = None, language: str | None = None) -> Job:
+            user: Any = None, language: str | None = None, lane: str | None = None) -> Job:
     actor = user if user is not None and getattr(user, "is_authenticated", False) else None
     params = {**params, "language": language or translation.get_language() or "zh-hans"}
     with transaction.atomic():
-        job = Job.objects.create(kind=kind, lane=registry.lane(kind), title=title[:300],
+        job = Job.objects.create(kind=kind, lane=lane or registry.lane(kind), title=title[:300],
                                  params=params, created_by=actor)
         if data is not None:
             name = f"job-{job.pk}-{secrets.token_hex(8)}.bin"
@@ -176,7 +176,7 @@ class _Heartbeat(threading.Thread):
 
 
 def execute(job: Job, echo: Callable[[str], None] | None = None, *, data: bytes | None = None,
-            reraise: bool = False) -> Job:
+            reraise: bool = False, fn: registry.Handler | None = None) -> Job:
     """Run a claimed job to its end: done, or failed with a message. A command passes its
     input as ``data`` and, with ``reraise``, gets the handler's exception back after the job
     is recorded as failed."""
@@ -191,7 +191,7 @@ def execute(job: Job, echo: Callable[[str], None] | None = None, *, data: bytes 
         with translation.override(job.params.get("language") or "zh-hans"):
             if data is None and job.spool:
                 data = open_bytes((spool_dir() / job.spool).read_bytes())
-            result = registry.handler(job.kind)(job, data, report) or {}
+            result = (fn or registry.handler(job.kind))(job, data, report) or {}
     except JobFailed as exc:
         state, result, error = Job.State.FAILED, exc.result, exc.message
         failure = exc
@@ -219,6 +219,7 @@ def execute(job: Job, echo: Callable[[str], None] | None = None, *, data: bytes 
 
 def run_inline(job: Job, echo: Callable[[str], None] | None = None, *,
                data: bytes | None = None, reraise: bool = False,
+               fn: registry.Handler | None = None,
                wait: Callable[[float], object] = time.sleep) -> Job:
     """Run ``job`` in this process as soon as its lane is free (a command's own job, or a
     small upload the page imports while the officer waits)."""
@@ -226,7 +227,7 @@ def run_inline(job: Job, echo: Callable[[str], None] | None = None, *,
     while True:
         claimed = claim(worker_name(), job_id=job.pk)
         if claimed is not None:
-            return execute(claimed, echo, data=data, reraise=reraise)
+            return execute(claimed, echo, data=data, reraise=reraise, fn=fn)
         job.refresh_from_db()
         if job.state != Job.State.QUEUED:
             return job  # a worker took it (or it was cancelled): report what became of it

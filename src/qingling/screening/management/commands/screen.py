@@ -59,6 +59,22 @@ class Command(BaseCommand):
             f"{s.new_after_watch}; signals {s.signals}")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        """Screening creates and updates cases like a list import: it runs as a job in the
+        imports' lane (never beside an import; visible on the jobs page)."""
+        from qingling.jobs.runner import enqueue, run_inline
+
+        names = " ".join(p.name for p in opts["inputs"]) or opts.get("week") or ""
+        job = enqueue("screen", lane="lists", title=f"screen {opts['kind']} {names}"[:300],
+                      params={"kind": opts["kind"], "inline": True})
+
+        def work(job: Any, data: bytes | None, report: Any) -> dict[str, Any]:
+            report(f"screen {opts['kind']}")
+            self._screen(**opts)
+            return {}
+
+        run_inline(job, lambda line: self.stderr.write(f"  … {line}"), fn=work, reraise=True)
+
+    def _screen(self, **opts: Any) -> None:
         from qingling.detect.readers import read_many
         from qingling.detect.readers.common import ReaderError
         from qingling.detect.resolve.engine import build_sessions
