@@ -123,3 +123,47 @@ def client_for(user: object | None) -> Client:
 def at(text: str) -> datetime:
     """A local (Asia/Shanghai) time, as the work group reads it: at("2026-11-20T18:00")."""
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def make_case(county: str | None = COUNTY_A, **fields: Any) -> Any:
+    """A case in the given state, built directly (not through a list import)."""
+    from django.utils import timezone
+
+    from qingling.cases.models import Case
+    from qingling.geo.models import Division
+
+    now = timezone.now()
+    defaults: dict[str, Any] = {
+        "subject_key": f"test:{Case.objects.count() + 1}", "state": "dispatched",
+        "county": Division.objects.get(code=county) if county else None,
+        "created_at": now, "updated_at": now}
+    defaults.update(fields)
+    return Case.objects.create(**defaults)
+
+
+def make_lead(n: int, county: str | None = COUNTY_A, *, dst: str = "203.0.113.10",
+              port: int = 8883, township: Any = None) -> Any:
+    """A monitoring lead awaiting the city (待分派), with the network signal that made it:
+    host 10.9.0.<n> talking to ``dst:port``, resolved to subscriber JX<n>."""
+    from django.utils import timezone
+
+    from qingling.cases.identity import link_ip
+    from qingling.common.crypto import encrypt
+    from qingling.screening.models import Signal, Subscriber
+
+    now = timezone.now()
+    case = make_case(county, state="pending", found_by_monitoring=True,
+                     subject_name=f"测试用户{n}", address=f"嘉兴市南湖区凤桥镇测试路{n}号",
+                     subject_type="residential", township=township)
+    src = f"10.9.{n // 256}.{n % 256}"
+    link_ip(case, src, now)
+    sub = Subscriber.objects.create(carrier="电信", account=f"JX{n:08d}",
+                                    name_enc=encrypt(f"测试用户{n}"), county=case.county)
+    Signal.objects.create(
+        key=f"network:test:{n}", case=case, subscriber=sub, kind=Signal.Kind.NETWORK,
+        observed_at=now, confidence=0.6, summary=f"suspicious 0.60 → {dst}:{port}",
+        payload={"pair": f"{src}|{dst}|{port}|tcp", "verdict": "suspicious", "score": 0.6,
+                 "evidence": f"{dst}:{port}", "resolution": {"status": "resolved",
+                                                             "account": sub.account}})
+    case.refresh_from_db()
+    return case
