@@ -110,6 +110,8 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         # EXISTS (PostgreSQL would run it once per case).
         by_ip = Case.ips.through.objects.filter(ipaddress__value=q).values("case_id")
         cond = Q(ip_summary__startswith=q) | Q(pk__in=by_ip) | Q(uscc=q.upper())
+        if m := _REFERENCE.fullmatch(q.upper()):
+            cond |= Q(pk=int(m.group(1)))
         if len(norm_subject(q)) >= MIN_ADDRESS_KEY:
             # An address is sealed too: found whole by its key (how identity keeps it).
             by_address = CaseKey.objects.filter(key=key_of("addr", norm_subject(q)))
@@ -130,6 +132,7 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
 
 
 NAME_SCAN_LIMIT = 200_000
+_REFERENCE = re.compile(r"QL0*(\d{1,12})")
 _CODE_LIKE = re.compile(r"[0-9a-f.:/\-]+")
 
 
