@@ -133,7 +133,7 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
         "carried": [("action", name)] + [(k, request.POST.get(k, "")) for k in CARRIED
                     if k not in ("comment", "assignee", "into", *action.choices)],
         "counties": [(k, v) for k, v in request.POST.items() if k.startswith("county_")],
-        "params": params, "target": target, "back": back,
+        "params": params, "target": target, "back": back, "missing": missing,
         "verifiers": assignable_users(request.user) if "assignee" in action.needs else None,
         "choices": [(k, options, getattr(params, k)) for k, options in action.choices.items()],
     })

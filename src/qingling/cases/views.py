@@ -34,6 +34,7 @@ from qingling.cases.selectors import (
 from qingling.cases.services import (
     WorkflowError,
     allowed_transitions,
+    assignable_users,
     case_correct,
     case_transition,
     evidence_add,
@@ -94,6 +95,7 @@ def inbox_view(request: HttpRequest) -> HttpResponse:
         "query": urlencode({"tab": current.key}),
         "query_with_sort": urlencode({"tab": current.key, "sort": sort}),
         "bulk": _bulk_choices(request, profile),
+        "verifiers": _verifiers(request, profile),
         "source": "inbox",
     })
 
@@ -108,6 +110,12 @@ def inbox_export(request: HttpRequest) -> HttpResponse:
         raise Http404
     return _export(request, qs.select_related("county", "lead_department"), now,
                    what=f"inbox:{request.GET.get('tab')}")
+
+
+def _verifiers(request: HttpRequest, profile: Any) -> Any:
+    if profile is None or profile.role not in (Role.COUNTY, Role.CITY):
+        return None
+    return list(assignable_users(request.user))
 
 
 def _bulk_choices(request: HttpRequest, profile: Any) -> list[tuple[str, str]]:
@@ -150,6 +158,7 @@ def case_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": case_rows(page.object_list, profile_of(request.user), now),
         "bulk": _bulk_choices(request, profile_of(request.user)),
+        "verifiers": _verifiers(request, profile_of(request.user)),
         "source": "cases",
         "f": f,
         "now": now,
