@@ -59,8 +59,9 @@ def _params(request: HttpRequest) -> BulkParams:
         p.assignee = get_user_model().objects.filter(pk=int(a)).select_related("profile").first()
     if (c := data.get("county", "")).isdigit():
         p.county_id = int(c)
-    p.counties = {int(k[7:]): int(v) for k, v in data.items()
-                  if k.startswith("county_") and k[7:].isdigit() and v.isdigit()}
+    p.counties = {int(k[7:]): int(v) for k in data
+                  if k.startswith("county_") and k[7:].isdigit()
+                  and (v := str(data.get(k, ""))).isdigit()}
     return p
 
 

@@ -4,6 +4,8 @@ from qingling.cases import bulkviews, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard_view, name="dashboard"),
+    path("dashboard/export.xlsx", views.dashboard_export, name="dashboard_export"),
+    path("warning-lists/export.xlsx", views.warning_export, name="warning_export"),
     path("inbox/", views.inbox_view, name="inbox"),
     path("inbox/export.xlsx", views.inbox_export, name="inbox_export"),
     path("cases/bulk/", bulkviews.bulk_view, name="case_bulk"),

@@ -75,6 +75,29 @@ INBOX_SORTS = ("due", "-due", "id", "-id", "updated", "-updated", "state", "-sta
 
 
 @login_required
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    """The dashboard's table by county, as it shows it (scope by ``dashboard``)."""
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    now = timezone.now()
+    week, rows, total = dashboard(request.user, now)
+    headers = [_("County"), _("Open"), _("Due this week"), _("Overdue"), _("Cleared this week"),
+               _("Key list due"), _("Key list cleared on time"), _("On-time rate")]
+
+    def line(label: str, r: Any) -> list[Any]:
+        rate = r.on_time_rate
+        return [label, r.open, r.due_this_week, r.overdue, r.cleared_this_week, r.key_due,
+                r.key_on_time, "" if rate is None else f"{rate:.1%}"]
+
+    data = [line(r.county.name if r.county else _("Awaiting dispatch"), r) for r in rows]
+    data.append(line(_("Total"), total))
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "dashboard", "week": str(week), "personal": False})
+    return xlsx_response(build_xlsx(week.label(), [str(h) for h in headers], data),
+                         f"qingling-dashboard-{week}", now)
+
+
+@login_required
 def inbox_view(request: HttpRequest) -> HttpResponse:
     """The inbox as tabs by what the user can do now, each paged, sortable, exportable."""
     if (denied := _need_profile(request)) is not None:
@@ -447,6 +470,25 @@ def warning_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def warning_export(request: HttpRequest) -> HttpResponse:
+    from qingling.cases.models import WarningEntry
+
+    p = profile_of(request.user)
+    if p is None or p.role != Role.CITY:
+        return render(request, "org/no_role.html", status=403)
+    rows = [[e.network, e.get_kind_display(), e.name, e.note,
+             _("yes") if e.is_active else _("no"),
+             e.added_by.get_username() if e.added_by else "", e.created_at]
+            for e in WarningEntry.objects.select_related("added_by")]
+    headers = [_("Address or network"), _("Kind"), _("Name"), _("Note"), _("Active"),
+               _("Added by"), _("Created")]
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "warning_list", "personal": False})
+    return xlsx_response(build_xlsx(_("Warning lists"), [str(h) for h in headers], rows),
+                         "qingling-warning-list", timezone.now())
+
+
+@login_required
 @require_POST
 def warning_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     from qingling.cases.models import WarningEntry
@@ -458,4 +500,6 @@ def warning_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     WarningEntry.objects.filter(pk=pk).update(is_active=not entry.is_active)
     audit_record(actor=request.user, action="warning_toggle", obj=entry,
                  data={"network": entry.network, "active": not entry.is_active})
+    messages.success(request, (_("%(n)s is active again.") if not entry.is_active
+                               else _("%(n)s is switched off.")) % {"n": entry.network})
     return redirect("warning_list")

@@ -16,7 +16,7 @@ _INLINE = [(re.compile(r"\*\*(.+?)\*\*"), r"<strong>\1</strong>"),
 
 
 def _inline(text: str) -> str:
-    out = escape(text)
+    out = str(escape(text))
     for pattern, repl in _INLINE:
         out = pattern.sub(repl, out)
     return out

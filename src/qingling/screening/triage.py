@@ -136,7 +136,8 @@ def endpoint_save(*, actor: Any, ip: str, port: int, category: str, reason: str,
     if not reason.strip():
         raise WorkflowError(_("Give the reason."))
     with transaction.atomic():
-        clash = ExcludedEndpoint.objects.filter(ip=ip, port=port).exclude(pk=pk).exists()
+        others = ExcludedEndpoint.objects.filter(ip=ip, port=port)
+        clash = (others if pk is None else others.exclude(pk=pk)).exists()
         if clash:
             raise WorkflowError(_("%(ip)s:%(port)s is already listed.") % {"ip": ip, "port": port})
         if pk is None:

@@ -4,6 +4,7 @@ reveal by a user whose role and county allow it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -27,7 +28,7 @@ from qingling.common.xlsx import build_xlsx, xlsx_response
 from qingling.geo.models import Division
 from qingling.org.models import Role
 from qingling.org.scope import mask_address, mask_id, mask_name, mask_phone, profile_of
-from qingling.screening.explain import signal_text
+from qingling.screening.explain import signal_text, stats_text
 from qingling.screening.models import ExcludedEndpoint, ScreeningRun, Signal, Subscriber
 from qingling.screening.services import may_reveal, may_view, reveal
 from qingling.screening.triage import endpoint_save
@@ -38,11 +39,11 @@ def _masked(s: Subscriber) -> dict[str, str]:
             "phone": mask_phone(s.phone), "address": mask_address(s.address)}
 
 
-@login_required
-def subscriber_list(request: HttpRequest) -> HttpResponse:
+def _subscribers(request: HttpRequest) -> Any:
+    """The register rows this user may see, filtered as the page asks (None: no access)."""
     p = profile_of(request.user)
     if p is None or p.role not in (Role.CITY, Role.LEADER, Role.COUNTY, Role.VERIFIER):
-        return render(request, "org/no_role.html", status=403)
+        return None
     qs = Subscriber.objects.select_related("county", "township")
     if p.role != Role.CITY and p.county_id is not None:
         qs = qs.filter(county_id=p.county_id)
@@ -52,6 +53,14 @@ def subscriber_list(request: HttpRequest) -> HttpResponse:
         qs = qs.filter(needs_triage=True)
     if q := request.GET.get("q", "").strip():
         qs = qs.filter(Q(account__icontains=q) | Q(carrier__icontains=q))
+    return qs
+
+
+@login_required
+def subscriber_list(request: HttpRequest) -> HttpResponse:
+    qs = _subscribers(request)
+    if qs is None:
+        return render(request, "org/no_role.html", status=403)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     rows = [(s, _masked(s)) for s in page.object_list]
     return render(request, "screening/subscribers.html", {"page": page, "rows": rows})
@@ -119,9 +128,9 @@ def _lead_rows(cases: list[Case]) -> list[LeadRow]:
     """Each lead with its latest evidence and the subscriber it resolved to (masked); the
     signals of the page's leads in one query."""
     latest: dict[int, Signal] = {}
-    for s in (Signal.objects.filter(case_id__in=[c.pk for c in cases])
-              .select_related("subscriber").order_by("case_id", "observed_at", "id")):
-        latest[s.case_id] = s
+    for sig in (Signal.objects.filter(case_id__in=[c.pk for c in cases])
+                .select_related("subscriber").order_by("case_id", "observed_at", "id")):
+        latest[sig.case_id] = sig
     out = []
     for c in cases:
         s = latest.get(c.pk)
@@ -215,3 +224,38 @@ def excluded_export(request: HttpRequest) -> HttpResponse:
                  data={"what": "excluded_endpoints", "personal": False})
     return xlsx_response(build_xlsx(_("Known-benign endpoints"), [str(h) for h in headers],
                                     rows), "qingling-excluded", timezone.now())
+
+
+@login_required
+def subscriber_export(request: HttpRequest) -> HttpResponse:
+    """The register as the page shows it: in scope, masked."""
+    qs = _subscribers(request)
+    if qs is None:
+        return render(request, "org/no_role.html", status=403)
+    rows = []
+    for s in qs[:EXPORT_LIMIT].iterator(chunk_size=2000):
+        m = _masked(s)
+        rows.append([s.carrier, s.account, m["name"], m["id_number"], m["phone"], m["address"],
+                     s.county.name if s.county else "", s.township.name if s.township else "",
+                     _("yes") if s.needs_triage else ""])
+    headers = [_("Carrier"), _("Account"), _("Name"), _("ID number"), _("Phone"), _("Address"),
+               _("County"), _("Township"), _("Needs triage")]
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "subscribers", "personal": False,
+                       "filters": dict(request.GET.items())})
+    return xlsx_response(build_xlsx(_("Subscribers"), [str(h) for h in headers], rows),
+                         "qingling-subscribers", timezone.now())
+
+
+@login_required
+def runs_export(request: HttpRequest) -> HttpResponse:
+    p = profile_of(request.user)
+    if p is None or p.role not in (Role.CITY, Role.LEADER):
+        return render(request, "org/no_role.html", status=403)
+    rows = [[r.get_kind_display(), r.created_at, ", ".join(map(str, r.inputs or [])),
+             stats_text(r.stats or {})] for r in ScreeningRun.objects.all()[:1000]]
+    headers = [_("Kind"), _("Time"), _("Inputs"), _("Results")]
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "screening_runs", "personal": False})
+    return xlsx_response(build_xlsx(_("Screening"), [str(h) for h in headers], rows),
+                         "qingling-screening", timezone.now())
