@@ -186,9 +186,28 @@ def _nav_links(page: Any, base: str) -> list[str]:
 
 def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fails(
         page: Any, live_server: Any, people: Personas) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from qingling.cases.identity import cutoff_of
+    from qingling.common.weeks import IsoWeek
+    from qingling.supervision.services import reference_load, weekly_close
+
     base = live_server.url
     for i in range(1, 4):
         make_lead(i, COUNTY_A)
+    # A closed week, so the supervision page has its tables and charts.
+    reference_load()
+    now = timezone.now()
+    last = IsoWeek.of(now).shift(-1)
+    due = cutoff_of(last)
+    for county in (COUNTY_A, COUNTY_B):
+        make_case(county, on_key_list=True, on_stock_list=True, due_at=due, first_week=str(last),
+                  last_week=str(last))
+        make_case(county, on_key_list=True, due_at=due, state="cleared",
+                  cleared_at=due - timedelta(hours=2), first_week=str(last), last_week=str(last))
+    weekly_close(last, now)
     make_case(COUNTY_A, subject_name="嘉兴恒达纺织有限公司", subject_type="enterprise",
               address="嘉兴市南湖区凤桥镇工业路8号", on_key_list=True)
     names = {u.username for u in (people.city, people.county_a, people.verifier_a,
@@ -204,11 +223,20 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
                 if resp is None or resp.status >= 400:
                     problems[where] = resp.status if resp else "no response"
                     continue
+                if width == 768 and who == people.city and path in ("/supervision/",
+                                                                     "/dashboard/"):
+                    page.screenshot(path=str(ARTIFACTS / f"week-crawl{path.replace('/', '-')}"
+                                             "768.png"), full_page=True)
                 if width == 768:
                     over = page.evaluate("document.documentElement.scrollWidth - "
                                          "document.documentElement.clientWidth")
                     if over > 0:
-                        problems[where] = f"overflows by {over} px"
+                        wide = page.evaluate(
+                            "[...document.querySelectorAll('main *')].filter(e => "
+                            "e.getBoundingClientRect().right > "
+                            "document.documentElement.clientWidth + 1).slice(0, 3)"
+                            ".map(e => e.tagName + '#' + e.id + '.' + e.className)")
+                        problems[where] = f"overflows by {over} px: {wide}"
                 elif prose := english_prose(page.content(), names):
                     problems[where] = prose
         page.set_viewport_size({"width": 1280, "height": 900})

@@ -215,3 +215,24 @@ def test_the_subscriber_export_stays_in_the_county_and_masked(people: Personas) 
                               county=Division.objects.get(code=COUNTY_B))
     rows = _sheet(client_for(people.county_a).get("/screening/subscribers/export.xlsx"))
     assert [r[1] for r in rows[1:]] == ["JXA"] and rows[1][2] == "王**"
+
+
+def test_the_visit_form_starts_from_what_the_case_says_of_a_unit_never_of_a_person(
+        people: Personas) -> None:
+    unit = make_case(COUNTY_A, state="signed", subject_name="嘉兴恒达纺织有限公司",
+                     subject_type="enterprise", uscc="91330402MA2B3C4D5E",
+                     address="嘉兴市南湖区凤桥镇工业路8号")
+    person = make_case(COUNTY_A, state="signed", subject_name="张三丰",
+                       subject_type="residential", address="嘉兴市南湖区凤桥镇工业路9号")
+    c = client_for(people.county_a)
+    page = c.get(f"/cases/{unit.pk}/").content.decode()
+    assert 'value="嘉兴恒达纺织有限公司"' in page and 'value="91330402MA2B3C4D5E"' in page
+    page = c.get(f"/cases/{person.pk}/").content.decode()
+    assert "张三丰" not in page and "工业路9号" not in page
+
+
+def test_a_mistyped_week_in_the_filter_is_said_in_chinese(people: Personas) -> None:
+    case = make_case(COUNTY_A)
+    page = client_for(people.county_a).get("/cases/", {"week": "2026-W60"}).content.decode()
+    assert "2026 年没有第 60 周" in page
+    assert case.reference in page

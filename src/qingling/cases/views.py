@@ -43,6 +43,7 @@ from qingling.cases.services import (
 )
 from qingling.cases.uploads import UploadRejected
 from qingling.cases.workflow import TRANSITIONS
+from qingling.common.weeks import IsoWeek
 from qingling.common.xlsx import build_xlsx, xlsx_response
 from qingling.geo.models import Division
 from qingling.org.models import Department, Role, SubjectType
@@ -173,6 +174,13 @@ def case_list(request: HttpRequest) -> HttpResponse:
         return denied
     now = timezone.now()
     f = CaseFilters.from_params(request.GET)
+    if f.week:
+        try:
+            f.week = str(IsoWeek.parse(f.week))
+        except ValueError as exc:
+            # A mistyped week is said, not answered with an empty list.
+            messages.error(request, str(exc))
+            f.week = ""
     qs = cases_filtered(request.user, f, now)
     page = case_page(qs, request.GET.get("page"))
     _audit_search(request, f.q, page.paginator.count)
@@ -309,7 +317,7 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "irreversible": IRREVERSIBLE,
         "confirm_text": _("This cannot be undone from your desk. Go ahead?"),
         "transition_form": TransitionForm(initial={"county": case.county_id}),
-        "visit_form": VisitForm() if can_visit else None,
+        "visit_form": VisitForm(initial=_visit_initial(case)) if can_visit else None,
         "overrides": [str(OVERRIDE_LABELS[f]) for f in case.overrides or []
                       if f in OVERRIDE_LABELS],
         "correction_form": (CorrectionForm(initial={
@@ -322,6 +330,20 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "behaviours": Behaviour.choices,
         "co_departments": case.co_departments.all(),
     })
+
+
+def _visit_initial(case: Case) -> dict[str, Any]:
+    """What the visit form starts with: what the case already says of a unit (its name,
+    credit code and address are public facts). A person's particulars stay masked on the
+    page, so they are never put into a form field in clear."""
+    person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
+    initial: dict[str, Any] = {}
+    if case.behaviour != Behaviour.UNDETERMINED:
+        initial["behaviour"] = case.behaviour
+    if not person:
+        initial.update(subject_name=case.subject_name, address=case.address,
+                       subject_id=case.uscc)
+    return initial
 
 
 @login_required
@@ -343,7 +365,7 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
             comment=form.cleaned_data.get("comment", ""),
             county_id=county.pk if county else None,
         )
-        messages.success(request, _("Done: %(label)s → %(state)s") % {
+        messages.success(request, _("%(label)s: done. The case is now “%(state)s”.") % {
             "label": TRANSITIONS[action].label, "state": case.get_state_display()})
     except WorkflowError as exc:
         messages.error(request, str(exc))
