@@ -8,8 +8,10 @@ of county A, a read-only leader, and an outsider with an account but no role.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -123,3 +125,103 @@ def client_for(user: object | None) -> Client:
 def at(text: str) -> datetime:
     """A local (Asia/Shanghai) time, as the work group reads it: at("2026-11-20T18:00")."""
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI)
+
+
+def make_case(county: str | None = COUNTY_A, **fields: Any) -> Any:
+    """A case in the given state, built directly (not through a list import)."""
+    from django.utils import timezone
+
+    from qingling.cases.models import Case
+    from qingling.geo.models import Division
+
+    now = timezone.now()
+    defaults: dict[str, Any] = {
+        "subject_key": f"test:{Case.objects.count() + 1}", "state": "dispatched",
+        "county": Division.objects.get(code=county) if county else None,
+        "created_at": now, "updated_at": now}
+    defaults.update(fields)
+    return Case.objects.create(**defaults)
+
+
+def make_lead(n: int, county: str | None = COUNTY_A, *, dst: str = "203.0.113.10",
+              port: int = 8883, township: Any = None) -> Any:
+    """A monitoring lead awaiting the city (待分派), with the network signal that made it:
+    host 10.9.0.<n> talking to ``dst:port``, resolved to subscriber JX<n>."""
+    from django.utils import timezone
+
+    from qingling.cases.identity import link_ip
+    from qingling.common.crypto import encrypt
+    from qingling.screening.models import Signal, Subscriber
+
+    now = timezone.now()
+    case = make_case(county, state="pending", found_by_monitoring=True,
+                     subject_name=f"测试用户{n}", address=f"嘉兴市南湖区凤桥镇测试路{n}号",
+                     subject_type="residential", township=township)
+    src = f"10.9.{n // 256}.{n % 256}"
+    link_ip(case, src, now)
+    sub = Subscriber.objects.create(carrier="电信", account=f"JX{n:08d}",
+                                    name_enc=encrypt(f"测试用户{n}"), county=case.county)
+    Signal.objects.create(
+        key=f"network:test:{n}", case=case, subscriber=sub, kind=Signal.Kind.NETWORK,
+        observed_at=now, confidence=0.6, summary=f"suspicious 0.60 → {dst}:{port}",
+        payload={"pair": f"{src}|{dst}|{port}|tcp", "verdict": "suspicious", "score": 0.6,
+                 "evidence": f"{dst}:{port}", "resolution": {"status": "resolved",
+                                                             "account": sub.account}})
+    case.refresh_from_db()
+    return case
+
+
+# --- no English prose on Chinese pages -------------------------------------------------------
+
+# Codes a Chinese page may carry as they are.
+CODES = {
+    "IP", "IPv4", "IPv6", "XLSX", "CSV", "DOCX", "PDF", "JPEG", "PNG", "WebP", "kW", "kWh",
+    "tCO2", "tce", "kgce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
+    "MB", "KB", "B", "s", "min", "pkt", "ACK", "PSH", "Stratum", "stratum", "TLS", "SNI",
+    "DNS", "JSON", "API", "Django", "Qingling", "Asia", "Shanghai", "UTC", "Excel",
+    "ECharts", "WPS", "LibreOffice", "soffice", "Control", "Command", "Mac", "AM", "PM",
+}
+_SKIP = re.compile(r"<(script|style|noscript|code)\b.*?</\1>|<!--.*?-->", re.S | re.I)
+_TAG = re.compile(r"<[^>]+>")
+_ALLOWED = re.compile(
+    r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+"  # URLs, e-mail
+    r"|\b\d{4}-W\d{2}\b"  # ISO week ids
+    r"|\b[\w.-]+\.(?:csv|xlsx|xls|docx|pdf|parquet|json|png|jpg|txt|log|md)\b"  # file names
+    r"|\b[0-9a-fA-F]{8,}\b"  # hashes
+    r"|\b[\w-]+(?:\.[\w-]+)+:\d+\b"  # host:port
+    r"|/[\w/.-]+"  # paths
+    r"|\b[a-z0-9]+(?:-[a-z0-9]+){2,}\b"  # package names (libreoffice-writer-nogui)
+)
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
+
+
+def english_prose(page: str, names: set[str]) -> list[str]:
+    """Runs of two or more English words (or one word of four letters or more)
+    left in a page's visible text once codes and names are set aside. What a page marks as
+    code (``<code>``: cell values, commands, records) is not prose."""
+    text = html.unescape(_TAG.sub(" ", _SKIP.sub(" ", page)))
+    text = _ALLOWED.sub(" ", text)
+    found: list[str] = []
+    for line in text.splitlines():
+        run: list[str] = []
+        pos = 0
+        for m in _WORD.finditer(line + " \x00"):
+            w = m.group()
+            gap = line[pos:m.start()]
+            if run and not re.fullmatch(r"[\s,;:()\-–'\"]*", gap):
+                found += _judge(run)
+                run = []
+            if w in CODES or w in names:
+                found += _judge(run)
+                run = []
+            else:
+                run.append(w)
+            pos = m.end()
+        found += _judge(run)
+    return found
+
+
+def _judge(run: list[str]) -> list[str]:
+    if len(run) >= 2 or (len(run) == 1 and len(run[0]) >= 4):
+        return [" ".join(run)]
+    return []

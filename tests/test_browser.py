@@ -45,6 +45,8 @@ def page(live_server: Any) -> Any:
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
         pg = context.new_page()
         pg.set_default_timeout(15_000)
+        # Irreversible moves ask first (a confirm dialog): the tests answer yes.
+        pg.on("dialog", lambda dialog: dialog.accept())
         yield pg
         context.close()
         browser.close()
@@ -98,9 +100,9 @@ def test_city_imports_county_clears_city_signs_off(page: Any, live_server: Any,
 
     login(page, base, people.county_a.username)
     page.goto(f"{base}/inbox/")
-    assert page.text_content("[data-count=new]") == "1"
+    assert page.text_content("[data-count=to_sign]") == "1"
     shot(page, "03-county-inbox")
-    page.click("#new a[href^='/cases/']")
+    page.click("#to_sign a[href^='/cases/']")
     for action in ("sign", "start_verification"):
         page.click(f"button[data-action={action}]")
         page.wait_for_load_state()

@@ -29,7 +29,7 @@ from qingling.intake.services import import_list
 from qingling.screening.models import Subscriber
 from qingling.supervision.models import Escalation
 from qingling.supervision.services import escalation_move, reference_load, weekly_close
-from tests.conftest import Personas, at, client_for, csv_bytes, row
+from tests.conftest import Personas, at, client_for, csv_bytes, english_prose, row
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "qingling"
 LOCALE = SRC / "locale"
@@ -77,60 +77,6 @@ def test_the_ui_speaks_chinese_by_default_and_english_on_request(people: Persona
 
 
 # --- no English prose on Chinese pages -------------------------------------------------------
-
-# Codes a Chinese page may carry as they are.
-CODES = {
-    "IP", "IPv4", "IPv6", "XLSX", "CSV", "DOCX", "PDF", "JPEG", "PNG", "WebP", "kW", "kWh",
-    "tCO2", "tce", "kgce", "kVA", "RADIUS", "CGNAT", "NAT", "TCP", "UDP", "sha256", "ID", "GeoJSON",
-    "MB", "KB", "B", "s", "min", "pkt", "ACK", "PSH", "Stratum", "stratum", "TLS", "SNI",
-    "DNS", "JSON", "API", "Django", "Qingling", "Asia", "Shanghai", "UTC", "Excel",
-    "ECharts", "WPS", "LibreOffice", "soffice", "Control", "Command", "Mac", "AM", "PM",
-}
-_SKIP = re.compile(r"<(script|style|noscript|code)\b.*?</\1>|<!--.*?-->", re.S | re.I)
-_TAG = re.compile(r"<[^>]+>")
-_ALLOWED = re.compile(
-    r"https?://\S+|[\w.+-]+@[\w-]+\.[\w.]+"  # URLs, e-mail
-    r"|\b\d{4}-W\d{2}\b"  # ISO week ids
-    r"|\b[\w.-]+\.(?:csv|xlsx|xls|docx|pdf|parquet|json|png|jpg|txt|log|md)\b"  # file names
-    r"|\b[0-9a-fA-F]{8,}\b"  # hashes
-    r"|\b[\w-]+(?:\.[\w-]+)+:\d+\b"  # host:port
-    r"|/[\w/.-]+"  # paths
-    r"|\b[a-z0-9]+(?:-[a-z0-9]+){2,}\b"  # package names (libreoffice-writer-nogui)
-)
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
-
-
-def english_prose(page: str, names: set[str]) -> list[str]:
-    """Runs of two or more English words (or one word of four letters or more)
-    left in a page's visible text once codes and names are set aside. What a page marks as
-    code (``<code>``: cell values, commands, records) is not prose."""
-    text = html.unescape(_TAG.sub(" ", _SKIP.sub(" ", page)))
-    text = _ALLOWED.sub(" ", text)
-    found: list[str] = []
-    for line in text.splitlines():
-        run: list[str] = []
-        pos = 0
-        for m in _WORD.finditer(line + " \x00"):
-            w = m.group()
-            gap = line[pos:m.start()]
-            if run and not re.fullmatch(r"[\s,;:()\-–'\"]*", gap):
-                found += _judge(run)
-                run = []
-            if w in CODES or w in names:
-                found += _judge(run)
-                run = []
-            else:
-                run.append(w)
-            pos = m.end()
-        found += _judge(run)
-    return found
-
-
-def _judge(run: list[str]) -> list[str]:
-    if len(run) >= 2 or (len(run) == 1 and len(run[0]) >= 4):
-        return [" ".join(run)]
-    return []
-
 
 def test_the_prose_finder_finds_english_and_allows_codes() -> None:
     assert english_prose("<p>Created from a list</p>", set()) == ["Created from a list"]

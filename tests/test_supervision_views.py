@@ -147,3 +147,33 @@ def test_a_deployer_geojson_replaces_the_schematic_map(closed: Personas, setting
     resp = client_for(closed.leader).get("/supervision/map.geojson")
     assert resp.status_code == 200 and b"FeatureCollection" in b"".join(resp.streaming_content)
     assert client_for(closed.dept).get("/supervision/map.geojson").status_code == 403
+
+
+def test_the_city_approves_escalations_in_bulk_after_a_preview(closed: Personas) -> None:
+    first = Escalation.objects.get()
+    second = Escalation.objects.create(key="test:2", week=first.week, kind="city_notice",
+                                       county=first.county, subject="南湖区人民政府",
+                                       basis="存量居高不下")
+    done = Escalation.objects.create(key="test:3", week=first.week, kind="city_notice",
+                                     county=first.county, subject="已处理", basis="x",
+                                     status=Escalation.Status.APPROVED)
+    city = client_for(closed.city)
+    ids = [first.pk, second.pk, done.pk]
+    preview = city.post("/supervision/escalations/bulk/", {"move": "dismiss", "ids": ids,
+                                                            "week": first.week})
+    body = preview.content.decode()
+    assert 'data-eligible="2" data-skipped="1"' in body and "已处理" in body
+    # Dismissing needs a reason: the confirmation without one changes nothing.
+    city.post("/supervision/escalations/bulk/", {"move": "dismiss", "ids": ids, "confirm": "1",
+                                                  "week": first.week})
+    assert Escalation.objects.filter(status=Escalation.Status.PROPOSED).count() == 2
+    resp = city.post("/supervision/escalations/bulk/", {
+        "move": "approve", "ids_csv": ",".join(map(str, ids)), "confirm": "1",
+        "scheduled_on": "2026-11-27", "week": first.week})
+    assert resp.status_code == 302
+    moved = Escalation.objects.filter(pk__in=[first.pk, second.pk])
+    assert {e.status for e in moved} == {Escalation.Status.APPROVED}
+    assert {e.scheduled_on for e in moved} == {date(2026, 11, 27)}
+    assert AuditEntry.objects.filter(action="escalation_approve").count() == 2
+    assert client_for(closed.county_a).post("/supervision/escalations/bulk/", {
+        "move": "approve", "ids": ids}).status_code == 403

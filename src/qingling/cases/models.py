@@ -159,6 +159,13 @@ class Case(models.Model):
     updated_at = models.DateTimeField(_("updated"), default=timezone.now)
     cleared_at = models.DateTimeField(_("cleared"), null=True, blank=True)
     closed_reason = models.TextField(_("reason"), blank=True)
+    # The verifier a county officer named for the on-site work: the case is in their inbox.
+    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                 on_delete=models.SET_NULL, related_name="assigned_cases",
+                                 verbose_name=_("assigned to"))
+    # When the city last sent the case back (退回: a clearance or an exclusion refused);
+    # cleared by the next move, so "已退回" is what still waits on the county.
+    sent_back_at = models.DateTimeField(_("sent back"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("case")
@@ -171,6 +178,7 @@ class Case(models.Model):
             models.Index(fields=["updated_at"]),
             # State first: "open key-list cases" counts from the index alone.
             models.Index(fields=["state", "on_key_list"]),
+            models.Index(fields=["assignee", "state"]),
         ]
 
     def __str__(self) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from qingling.cases.models import Case
 from qingling.org.models import Profile, SubjectType
@@ -32,3 +34,67 @@ def personal(case: Case, profile: Profile | None, revealed: bool = False) -> Per
     # "Masked" only when something is hidden: a unit's page with nothing personal on it
     # offers no reveal (and records none).
     return Personal(*shown, masked=shown != real)
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    """One row of a case table, every label worked out in the view: a list page shows 50
+    rows of 70,000 and its template only prints."""
+
+    case: Case
+    name: str
+    address: str
+    township: str
+    lists: str
+    state: str
+    due: str
+    countdown: str
+    overdue: bool
+    assignee: str
+
+
+def list_labels(case: Case) -> str:
+    from django.utils.translation import gettext as _
+
+    from qingling.cases.models import ListType
+
+    parts = [str(label) for flag, label in (
+        (case.on_key_list, ListType.KEY.label), (case.on_stock_list, ListType.STOCK.label),
+        (case.on_full_list, ListType.FULL.label), (case.on_new_list, ListType.NEW.label))
+        if flag]
+    if case.found_by_monitoring:
+        parts.append(_("Found by monitoring"))
+    return "、".join(parts)
+
+
+def countdown(due: datetime | None, now: datetime, is_open: bool) -> tuple[str, bool]:
+    """"还剩 2 天 3 小时" or "逾期 5 天" for an open case with a due date."""
+    from django.utils.translation import gettext as _
+
+    if due is None or not is_open:
+        return "", False
+    late = now > due
+    delta = (now - due) if late else (due - now)
+    days, hours = delta.days, delta.seconds // 3600
+    if days:
+        span = _("%(d)s d %(h)s h") % {"d": days, "h": hours}
+    else:
+        span = _("%(h)s h %(m)s min") % {"h": hours, "m": delta.seconds % 3600 // 60}
+    return (_("%(span)s overdue") if late else _("%(span)s left")) % {"span": span}, late
+
+
+def case_rows(cases: Iterable[Case], profile: Profile | None, now: datetime) -> list[CaseRow]:
+    from django.utils import timezone
+
+    out = []
+    for c in cases:
+        p = personal(c, profile)
+        left, late = countdown(c.due_at, now, c.is_open())
+        out.append(CaseRow(
+            case=c, name=p.name, address=p.address,
+            township=c.township.name if c.township_id and c.township else "",
+            lists=list_labels(c), state=c.get_state_display(),
+            due=f"{timezone.localtime(c.due_at):%Y-%m-%d %H:%M}" if c.due_at else "",
+            countdown=left, overdue=late,
+            assignee=c.assignee.get_username() if c.assignee_id and c.assignee else ""))
+    return out

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, F, Q, QuerySet
 
-from qingling.cases.models import OPEN_STATES, Case, State
+from qingling.cases.identity import MIN_ADDRESS_KEY, key_of, norm_subject
+from qingling.cases.models import OPEN_STATES, Case, CaseKey, State
 from qingling.cases.scope import visible_cases
 from qingling.common.crypto import blind, norm
 from qingling.common.weeks import IsoWeek
@@ -56,6 +57,8 @@ class CaseFilters:
     week: str = ""
     q: str = ""
     overdue: bool = False
+    due: str = ""  # "week": falls due this week (dashboard)
+    cleared: str = ""  # "week": cleared this week (dashboard)
     sort: str = "-id"
 
     @classmethod
@@ -65,6 +68,8 @@ class CaseFilters:
         )})
         f.overdue = params.get("overdue") == "1"
         sort = params.get("sort", "-id")
+        f.due = params.get("due", "") if params.get("due") in ("week",) else ""
+        f.cleared = params.get("cleared", "") if params.get("cleared") in ("week",) else ""
         f.sort = sort if sort in SORTS else "-id"
         return f
 
@@ -92,12 +97,25 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
         qs = qs.filter(pk__in=Case.objects.filter(appearances__batch__week=f.week).values("pk"))
     if f.overdue:
         qs = qs.filter(state__in=OPEN_STATES, due_at__lt=now)
+    if f.due == "week":
+        # The dashboard's "due this week": open and not yet late.
+        _, _start, end = week_bounds(now)
+        qs = qs.filter(state__in=OPEN_STATES, due_at__gte=now, due_at__lt=end)
+    if f.cleared == "week":
+        _, start, end = week_bounds(now)
+        qs = qs.filter(state=State.CLEARED, cleared_at__gte=start, cleared_at__lt=end)
     if f.q:
         q = f.q
         # IN (subquery) rather than a join (no DISTINCT over whole rows) or a correlated
         # EXISTS (PostgreSQL would run it once per case).
         by_ip = Case.ips.through.objects.filter(ipaddress__value=q).values("case_id")
         cond = Q(ip_summary__startswith=q) | Q(pk__in=by_ip) | Q(uscc=q.upper())
+        if m := _REFERENCE.fullmatch(q.upper()):
+            cond |= Q(pk=int(m.group(1)))
+        if len(norm_subject(q)) >= MIN_ADDRESS_KEY:
+            # An address is sealed too: found whole by its key (how identity keeps it).
+            by_address = CaseKey.objects.filter(key=key_of("addr", norm_subject(q)))
+            cond |= Q(pk__in=by_address.values("case_id"))
         personal = can_search_personal(profile_of(user))
         # Names, ID numbers and phones are sealed: found exactly by their blind indexes,
         # and by part of a name only by opening the names in the user's scope.
@@ -114,6 +132,7 @@ def cases_filtered(user: Any, f: CaseFilters, now: datetime) -> QuerySet[Case]:
 
 
 NAME_SCAN_LIMIT = 200_000
+_REFERENCE = re.compile(r"QL0*(\d{1,12})")
 _CODE_LIKE = re.compile(r"[0-9a-f.:/\-]+")
 
 
@@ -134,7 +153,8 @@ def case_page(qs: QuerySet[Case], number: Any, per_page: int = 50) -> Page[Case]
     """
     id_page: Page[Any] = Paginator(qs.values_list("pk", flat=True), per_page).get_page(number)
     ids = list(id_page.object_list)
-    rows = Case.objects.filter(pk__in=ids).select_related("county", "lead_department")
+    rows = Case.objects.filter(pk__in=ids).select_related("county", "township",
+                                                          "lead_department", "assignee")
     by_id = {c.pk: c for c in rows}
     id_page.object_list = [by_id[i] for i in ids]
     return id_page
@@ -214,24 +234,79 @@ def _counties_for(user: Any) -> list[Division]:
     return list(counties)
 
 
-@dataclass
-class Inbox:
-    new: QuerySet[Case]
-    due_soon: QuerySet[Case]
-    overdue: QuerySet[Case]
-    in_progress: QuerySet[Case]
-    review: QuerySet[Case]
+@dataclass(frozen=True)
+class Tab:
+    key: str
+    label: str
+    cases: QuerySet[Case]
+    count: int = 0
 
 
-def inbox(user: Any, now: datetime) -> Inbox:
-    qs = visible_cases(user).select_related("county").order_by("due_at", "id")
-    soon = now + timedelta(days=2)
-    return Inbox(
-        new=qs.filter(state=State.DISPATCHED),
-        due_soon=qs.filter(state__in=OPEN_STATES, due_at__gte=now, due_at__lt=soon),
-        overdue=qs.filter(state__in=OPEN_STATES, due_at__lt=now),
-        in_progress=qs.filter(
-            state__in=(State.SIGNED, State.VERIFYING, State.CONFIRMED, State.RECTIFYING)
-        ),
-        review=qs.filter(state__in=(State.CLEARANCE_REQUESTED, State.PENDING)),
-    )
+WORK_STATES = (State.SIGNED, State.VERIFYING, State.CONFIRMED)
+
+
+def inbox_tabs(user: Any, now: datetime) -> list[tuple[str, str, QuerySet[Case]]]:
+    """The inbox as tabs by what this user can do now. A verifier's inbox is what the
+    county named them for; a leader's is what is late or due."""
+    from django.utils.translation import gettext as _
+
+    from qingling.org.models import Role
+
+    p = profile_of(user)
+    qs = visible_cases(user)
+    if p is None:
+        return []
+    open_q = Q(state__in=OPEN_STATES)
+    overdue = ("overdue", _("Overdue"), qs.filter(open_q, due_at__lt=now))
+    if p.role == Role.CITY:
+        return [
+            ("to_dispatch", _("To dispatch"), qs.filter(state=State.PENDING)),
+            ("to_clear", _("Clearance to approve"), qs.filter(state=State.CLEARANCE_REQUESTED)),
+            overdue,
+        ]
+    if p.role == Role.LEADER:
+        return [overdue, ("due_soon", _("Due within two days"),
+                          qs.filter(open_q, due_at__gte=now, due_at__lt=now + timedelta(days=2)))]
+    if p.role == Role.VERIFIER:
+        mine = qs.filter(assignee=user)
+        return [
+            ("to_verify", _("To verify"), mine.filter(state__in=WORK_STATES)),
+            ("sent_back", _("Sent back"), mine.filter(open_q, sent_back_at__isnull=False)),
+            ("overdue", _("Overdue"), mine.filter(open_q, due_at__lt=now)),
+        ]
+    return [
+        ("to_sign", _("To sign for"), qs.filter(state=State.DISPATCHED)),
+        ("to_verify", _("To verify"), qs.filter(state__in=WORK_STATES)),
+        ("to_request", _("To request clearance"), qs.filter(state=State.RECTIFYING)),
+        ("sent_back", _("Sent back"), qs.filter(open_q, sent_back_at__isnull=False)),
+        overdue,
+    ]
+
+
+def inbox(user: Any, now: datetime) -> list[Tab]:
+    """Every tab with its count (one query per tab, each on an index)."""
+    return [Tab(k, label, q, q.count()) for k, label, q in inbox_tabs(user, now)]
+
+
+def inbox_tab(user: Any, key: str, now: datetime) -> QuerySet[Case] | None:
+    for k, _label, q in inbox_tabs(user, now):
+        if k == key:
+            return q
+    return None
+
+
+def lead_queue(user: Any) -> QuerySet[Case]:
+    """监测发现 awaiting the city: leads the screening opened that nobody has dispatched."""
+    return visible_cases(user).filter(state=State.PENDING).order_by("-id")
+
+
+def selection(user: Any, source: str, params: Any, now: datetime) -> QuerySet[Case] | None:
+    """"All matching the filter" of a list page, for a bulk action: the case list with its
+    filters, an inbox tab, or the city's lead queue."""
+    if source == "cases":
+        return cases_filtered(user, CaseFilters.from_params(params), now)
+    if source == "inbox":
+        return inbox_tab(user, str(params.get("tab", "")), now)
+    if source == "leads":
+        return lead_queue(user)
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, BinaryIO
@@ -40,10 +41,104 @@ def _case_for(actor: Any, case_id: int, *, write: bool = True) -> tuple[Case, Pr
     return case, profile
 
 
-def allowed_transitions(case: Case, profile: Profile | None) -> list[Transition]:
+def allowed_transitions(case: Case, profile: Profile | None, *,
+                        desk: bool = False) -> list[Transition]:
+    """The moves this profile may make on the case now; the triage desk's own moves only
+    when ``desk`` (they need what only that page asks for)."""
     if profile is None:
         return []
-    return [t for t in TRANSITIONS.values() if case.state in t.sources and profile.role in t.roles]
+    return [t for t in TRANSITIONS.values() if case.state in t.sources
+            and profile.role in t.roles and (desk or not t.desk_only)]
+
+
+ASSIGNABLE_STATES = (State.DISPATCHED, State.SIGNED, State.VERIFYING, State.CONFIRMED,
+                     State.RECTIFYING)
+
+
+def assignable_users(actor: Any) -> Any:
+    """Whom this user may name for a case's on-site work: the verifiers of their county."""
+    from django.contrib.auth import get_user_model
+
+    profile = profile_of(actor)
+    users = get_user_model().objects.filter(is_active=True)
+    if profile is None or profile.role not in (Role.COUNTY, Role.CITY):
+        return users.none()
+    qs = users.filter(profile__role=Role.VERIFIER)
+    if profile.role == Role.COUNTY:
+        qs = qs.filter(profile__county_id=profile.county_id)
+    return qs.select_related("profile__county").order_by("username")
+
+
+def assign_check(case: Case, profile: Profile | None, assignee: Any) -> str | None:
+    """Why this case cannot be assigned to ``assignee`` now (None: it can)."""
+    if profile is None or profile.role not in (Role.COUNTY, Role.CITY):
+        return _("Only county officers assign cases to verifiers.")
+    if case.state not in ASSIGNABLE_STATES:
+        return _("A case that is “%(state)s” takes no assignment.") % {
+            "state": case.get_state_display()}
+    if assignee is None:
+        return _("Choose the verifier.")
+    vp = getattr(assignee, "profile", None)
+    if vp is None or vp.role != Role.VERIFIER or vp.county_id != case.county_id:
+        return _("The verifier works in another county.")
+    if case.assignee_id == assignee.pk:
+        return _("Already assigned to %(name)s.") % {"name": assignee.get_username()}
+    return None
+
+
+def case_assign(*, case_id: int, actor: Any, assignee_id: int,
+                now: datetime | None = None) -> Case:
+    """Name the verifier for a case's on-site work (audited); the case joins their inbox."""
+    from django.contrib.auth import get_user_model
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        case, profile = _case_for(actor, case_id)
+        assignee = get_user_model().objects.filter(pk=assignee_id, is_active=True).select_related(
+            "profile").first()
+        if (why := assign_check(case, profile, assignee)) is not None:
+            raise WorkflowError(why)
+        assert assignee is not None
+        before = case.assignee_id
+        changed = Case.objects.filter(pk=case.pk, assignee_id=before).update(
+            assignee_id=assignee.pk, updated_at=now)
+        if changed != 1:
+            raise WorkflowError(_("The case was changed by someone else; reload and try again."))
+        audit_record(actor=actor, action="assign", obj=case, case=case, at=now,
+                     comment=assignee.get_username(),
+                     data={"assignee": assignee.pk, "previous": before})
+        case.refresh_from_db()
+    return case
+
+
+def transition_refusal(case: Case, profile: Profile | None, t: Transition, *,
+                       comment: str = "", county_id: int | None = None) -> str | None:
+    """Why ``t`` cannot be made on this case now (None: it can). One rule for a single
+    move and for a bulk preview."""
+    if profile is None:
+        return _("You have no role in Qingling.")
+    if profile.role not in t.roles:
+        return (_("Your role (%(role)s) may not do “%(action)s”.")
+                % {"role": profile.get_role_display(), "action": t.label})
+    if case.state not in t.sources:
+        return (_("“%(action)s” is not possible while the case is “%(state)s”.")
+                % {"action": t.label, "state": case.get_state_display()})
+    if t.needs_comment and not comment.strip():
+        return _("“%(action)s” needs a reason.") % {"action": t.label}
+    if t.needs_evidence and not case.evidence.exists():
+        return (_("“%(action)s” needs at least one evidence file (photo or document).")
+                % {"action": t.label})
+    if t.needs_visit:
+        found = t.name == "confirm"
+        if not case.visits.filter(found_mining=found).exists():
+            return (_("Record the on-site visit first (mining found: %(found)s).")
+                    % {"found": _("yes") if found else _("no")})
+    if t.needs_county:
+        known = county_id is not None and Division.objects.filter(
+            pk=county_id, level=Division.Level.COUNTY).exists()
+        if not known and case.county_id is None:
+            return _("Choose the county to dispatch to.")
+    return None
 
 
 def case_transition(
@@ -61,31 +156,10 @@ def case_transition(
         raise WorkflowError(_("Unknown action: %(a)s") % {"a": action})
     with transaction.atomic():
         case, profile = _case_for(actor, case_id)
-        if profile.role not in t.roles:
-            raise WorkflowError(
-                _("Your role (%(role)s) may not do “%(action)s”.")
-                % {"role": profile.get_role_display(), "action": t.label}
-            )
-        if case.state not in t.sources:
-            raise WorkflowError(
-                _("“%(action)s” is not possible while the case is “%(state)s”.")
-                % {"action": t.label, "state": case.get_state_display()}
-            )
         comment = comment.strip()
-        if t.needs_comment and not comment:
-            raise WorkflowError(_("“%(action)s” needs a reason.") % {"action": t.label})
-        if t.needs_evidence and not case.evidence.exists():
-            raise WorkflowError(
-                _("“%(action)s” needs at least one evidence file (photo or document).")
-                % {"action": t.label}
-            )
-        if t.needs_visit:
-            found = action == "confirm"
-            if not case.visits.filter(found_mining=found).exists():
-                raise WorkflowError(
-                    _("Record the on-site visit first (mining found: %(found)s).")
-                    % {"found": _("yes") if found else _("no")}
-                )
+        if (why := transition_refusal(case, profile, t, comment=comment,
+                                      county_id=county_id)) is not None:
+            raise WorkflowError(why)
         updates: dict[str, Any] = {"state": t.target, "updated_at": now}
         if t.needs_county:
             county = (
@@ -93,8 +167,6 @@ def case_transition(
                 if county_id is not None
                 else None
             )
-            if county is None and case.county_id is None:
-                raise WorkflowError(_("Choose the county to dispatch to."))
             if county is not None:
                 updates["county"] = county
         if t.target == State.CLEARED:
@@ -107,6 +179,8 @@ def case_transition(
             updates["due_at"] = reopen_due(case, now)
         if t.target == State.EXCLUDED:
             updates["closed_reason"] = comment
+        # 已退回 lasts until the county's next move.
+        updates["sent_back_at"] = now if action in ("send_back", "reopen_excluded") else None
         # Compare-and-set: the move happens only from the state we checked.
         changed = Case.objects.filter(pk=case.pk, state=case.state).update(**updates)
         if changed != 1:
@@ -310,3 +384,53 @@ def evidence_add(
             data={"sha256": stored.sha256, "name": original_name, "type": stored.content_type},
         )
     return ev
+
+
+def case_by_reference(actor: Any, text: str) -> Case | None:
+    """The case a user means by "QL0000123" (or its number), in their scope."""
+    m = re.fullmatch(r"\s*(?:QL)?0*(\d{1,12})\s*", text.upper())
+    if not m:
+        return None
+    return visible_cases(actor).filter(pk=int(m.group(1))).first()
+
+
+def lead_merge(*, case_id: int, into: Case, actor: Any, reason: str,
+               now: datetime | None = None) -> Case:
+    """合并到已有案件: a monitoring lead is the same subject as an existing case. The case
+    takes the lead's keys and addresses (later signals find it, not the lead) and the lead
+    closes, naming the case it joined; both timelines say so."""
+    now = now or timezone.now()
+    reason = reason.strip()
+    with transaction.atomic():
+        lead, _profile = _case_for(actor, case_id)
+        if (why := merge_refusal(lead, into)) is not None:
+            raise WorkflowError(why)
+        keys = list(lead.keys.values_list("key", flat=True))
+        keys_record((into.pk, k) for k in keys)
+        lead.keys.all().delete()
+        into.ips.add(*lead.ips.all())
+        # The lead's evidence (monitoring signals, through the reverse relation: cases sit
+        # below screening) now speaks for the case.
+        signals = getattr(lead, "signals", None)
+        if signals is not None:
+            signals.update(case=into)
+        comment = _("Merged into %(case)s: %(reason)s") % {"case": into.reference,
+                                                           "reason": reason}
+        case_transition(case_id=lead.pk, action="merge_lead", actor=actor, comment=comment,
+                        now=now)
+        Case.objects.filter(pk=into.pk).update(found_by_monitoring=True, updated_at=now)
+        audit_record(actor=actor, action="merged_into", obj=into, case=into, at=now,
+                     comment=reason, data={"lead": lead.pk, "keys": len(keys)})
+        lead.refresh_from_db()
+    return lead
+
+
+def merge_refusal(lead: Case, into: Case | None) -> str | None:
+    if into is None:
+        return _("No such case in your area.")
+    if into.pk == lead.pk:
+        return _("A lead cannot be merged into itself.")
+    if into.state == State.EXCLUDED:
+        return _("%(case)s is excluded: merge into an open or cleared case.") % {
+            "case": into.reference}
+    return None

@@ -1,10 +1,15 @@
 from django.urls import path
 
-from qingling.cases import views
+from qingling.cases import bulkviews, views
 
 urlpatterns = [
     path("dashboard/", views.dashboard_view, name="dashboard"),
+    path("dashboard/export.xlsx", views.dashboard_export, name="dashboard_export"),
+    path("warning-lists/export.xlsx", views.warning_export, name="warning_export"),
     path("inbox/", views.inbox_view, name="inbox"),
+    path("inbox/export.xlsx", views.inbox_export, name="inbox_export"),
+    path("cases/bulk/", bulkviews.bulk_view, name="case_bulk"),
+    path("search/", bulkviews.search_view, name="search"),
     path("cases/", views.case_list, name="case_list"),
     path("cases/export.xlsx", views.case_export, name="case_export"),
     path("cases/<int:case_id>/", views.case_detail, name="case_detail"),

@@ -17,14 +17,24 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from qingling.audit.services import audit_record
+from qingling.cases.bulk import ACTIONS
 from qingling.cases.forms import CorrectionForm, EvidenceForm, TransitionForm, VisitForm
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, ListType, State
-from qingling.cases.presenters import personal
+from qingling.cases.presenters import case_rows, list_labels, personal
 from qingling.cases.scope import visible_cases
-from qingling.cases.selectors import CaseFilters, case_page, cases_filtered, dashboard, inbox
+from qingling.cases.selectors import (
+    SORTS,
+    CaseFilters,
+    case_page,
+    cases_filtered,
+    dashboard,
+    inbox,
+    inbox_tab,
+)
 from qingling.cases.services import (
     WorkflowError,
     allowed_transitions,
+    assignable_users,
     case_correct,
     case_transition,
     evidence_add,
@@ -33,12 +43,15 @@ from qingling.cases.services import (
 )
 from qingling.cases.uploads import UploadRejected
 from qingling.cases.workflow import TRANSITIONS
-from qingling.common.xlsx import build_xlsx
+from qingling.common.weeks import IsoWeek
+from qingling.common.xlsx import build_xlsx, xlsx_response
 from qingling.geo.models import Division
 from qingling.org.models import Department, Role, SubjectType
 from qingling.org.scope import can_search_personal, can_see_personal, mask_name, profile_of
 
 EXPORT_LIMIT = 100_000
+# Moves the case page asks to confirm before making (a dialog in the app's own script).
+IRREVERSIBLE = ("clear", "exclude", "dismiss_lead", "merge_lead")
 OVERRIDE_LABELS = {"subject_type": gettext_lazy("Subject type"),
                    "behaviour": gettext_lazy("Behaviour"), "grade": gettext_lazy("Grade"),
                    "lead_department": gettext_lazy("Lead department")}
@@ -55,23 +68,91 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
         return denied
     week, rows, total = dashboard(request.user, timezone.now())
-    return render(request, "cases/dashboard.html", {"week": week, "rows": rows, "total": total})
+    return render(request, "cases/dashboard.html", {"week": week, "week_label": week.label(),
+                                                    "rows": rows, "total": total})
+
+
+INBOX_SORTS = ("due", "-due", "id", "-id", "updated", "-updated", "state", "-state")
+
+
+@login_required
+def dashboard_export(request: HttpRequest) -> HttpResponse:
+    """The dashboard's table by county, as it shows it (scope by ``dashboard``)."""
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    now = timezone.now()
+    week, rows, total = dashboard(request.user, now)
+    headers = [_("County"), _("Open"), _("Due this week"), _("Overdue"), _("Cleared this week"),
+               _("Key list due"), _("Key list cleared on time"), _("On-time rate")]
+
+    def line(label: str, r: Any) -> list[Any]:
+        rate = r.on_time_rate
+        return [label, r.open, r.due_this_week, r.overdue, r.cleared_this_week, r.key_due,
+                r.key_on_time, "" if rate is None else f"{rate:.1%}"]
+
+    data = [line(r.county.name if r.county else _("Awaiting dispatch"), r) for r in rows]
+    data.append(line(_("Total"), total))
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "dashboard", "week": str(week), "personal": False})
+    return xlsx_response(build_xlsx(week.label(), [str(h) for h in headers], data),
+                         f"qingling-dashboard-{week}", now)
 
 
 @login_required
 def inbox_view(request: HttpRequest) -> HttpResponse:
+    """The inbox as tabs by what the user can do now, each paged, sortable, exportable."""
     if (denied := _need_profile(request)) is not None:
         return denied
-    box = inbox(request.user, timezone.now())
-    sections = [
-        ("overdue", _("Overdue"), box.overdue),
-        ("due_soon", _("Due within two days"), box.due_soon),
-        ("new", _("New: to sign for"), box.new),
-        ("in_progress", _("In progress"), box.in_progress),
-        ("review", _("Awaiting the city"), box.review),
-    ]
-    shown = [(key, label, qs[:50], qs.count()) for key, label, qs in sections]
-    return render(request, "cases/inbox.html", {"sections": shown, "now": timezone.now()})
+    now = timezone.now()
+    tabs = inbox(request.user, now)
+    if not tabs:
+        return render(request, "org/no_role.html", status=403)
+    key = request.GET.get("tab") or next((t.key for t in tabs if t.count), tabs[0].key)
+    current = next((t for t in tabs if t.key == key), tabs[0])
+    sort = request.GET.get("sort", "due")
+    sort = sort if sort in INBOX_SORTS else "due"
+    page = case_page(current.cases.order_by(SORTS[sort], "id"), request.GET.get("page"))
+    profile = profile_of(request.user)
+    return render(request, "cases/inbox.html", {
+        "tabs": tabs, "current": current, "page": page, "sort": sort,
+        "rows": case_rows(page.object_list, profile, now),
+        "query": urlencode({"tab": current.key}),
+        "query_with_sort": urlencode({"tab": current.key, "sort": sort}),
+        "bulk": _bulk_choices(request, profile),
+        "verifiers": _verifiers(request, profile),
+        "source": "inbox",
+    })
+
+
+@login_required
+def inbox_export(request: HttpRequest) -> HttpResponse:
+    if (denied := _need_profile(request)) is not None:
+        return denied
+    now = timezone.now()
+    qs = inbox_tab(request.user, str(request.GET.get("tab", "")), now)
+    if qs is None:
+        raise Http404
+    return _export(request, qs.select_related("county", "lead_department"), now,
+                   what=f"inbox:{request.GET.get('tab')}")
+
+
+def _verifiers(request: HttpRequest, profile: Any) -> Any:
+    if profile is None or profile.role not in (Role.COUNTY, Role.CITY):
+        return None
+    return list(assignable_users(request.user))
+
+
+def _bulk_choices(request: HttpRequest, profile: Any) -> list[tuple[str, str]]:
+    """The bulk actions this role has on a list page (the preview says what applies)."""
+    if profile is None or profile.role == Role.LEADER:
+        return []
+    names = {
+        Role.CITY: ("dispatch", "clear", "send_back", "assign"),
+        Role.COUNTY: ("sign", "assign", "start_verification", "request_clearance"),
+        Role.DEPARTMENT: ("sign", "start_verification", "request_clearance"),
+        Role.VERIFIER: ("start_verification",),
+    }.get(profile.role, ())
+    return [(n, str(ACTIONS[n].label)) for n in names]
 
 
 def _filter_choices() -> dict[str, object]:
@@ -93,12 +174,23 @@ def case_list(request: HttpRequest) -> HttpResponse:
         return denied
     now = timezone.now()
     f = CaseFilters.from_params(request.GET)
+    if f.week:
+        try:
+            f.week = str(IsoWeek.parse(f.week))
+        except ValueError as exc:
+            # A mistyped week is said, not answered with an empty list.
+            messages.error(request, str(exc))
+            f.week = ""
     qs = cases_filtered(request.user, f, now)
     page = case_page(qs, request.GET.get("page"))
     _audit_search(request, f.q, page.paginator.count)
     params = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
     return render(request, "cases/list.html", {
         "page": page,
+        "rows": case_rows(page.object_list, profile_of(request.user), now),
+        "bulk": _bulk_choices(request, profile_of(request.user)),
+        "verifiers": _verifiers(request, profile_of(request.user)),
+        "source": "cases",
         "f": f,
         "now": now,
         "query": urlencode(params),
@@ -119,28 +211,36 @@ def _audit_search(request: HttpRequest, q: str, found: int) -> None:
 def case_export(request: HttpRequest) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
         return denied
-    profile = profile_of(request.user)
     now = timezone.now()
     f = CaseFilters.from_params(request.GET)
-    qs = cases_filtered(request.user, f, now)[:EXPORT_LIMIT]
+    return _export(request, cases_filtered(request.user, f, now), now, what="cases")
+
+
+def _export(request: HttpRequest, qs: Any, now: Any, *, what: str) -> HttpResponse:
+    """The cases a page shows as XLSX (formula cells escaped), in the user's scope: every
+    queryset given here starts from ``visible_cases``."""
+    profile = profile_of(request.user)
+    qs = qs.select_related("county", "township", "lead_department", "assignee")[:EXPORT_LIMIT]
     # Personal data in clear only with a reason (recorded), and only for roles that may.
     reason = str(request.GET.get("reason", "")).strip()
     clear = bool(reason) and can_see_personal(profile)
     headers = [
-        _("Case"), _("County"), _("Subject"), _("ID number"), _("Phone"), _("Address"),
-        _("IP"), _("Subject type"), _("Behaviour"), _("Grade"), _("Lead department"),
-        _("State"), _("Key list"), _("Stock list"), _("Due"), _("Overdue"), _("Rebounds"),
-        _("Latest week"), _("Cleared"),
+        _("Case"), _("County"), _("Township"), _("Subject"), _("ID number"), _("Phone"),
+        _("Address"), _("IP"), _("List"), _("Subject type"), _("Behaviour"), _("Grade"),
+        _("Lead department"), _("State"), _("Assigned to"), _("Key list"), _("Stock list"),
+        _("Due"), _("Overdue"), _("Rebounds"), _("Latest week"), _("Cleared"),
     ]
 
     def rows() -> Iterator[list[Any]]:
         for c in qs.iterator(chunk_size=2000):
             p = personal(c, profile, revealed=clear)
             yield [
-                c.reference, c.county.name if c.county else "", p.name, p.id_number, p.phone,
-                p.address, c.ip_summary, c.get_subject_type_display(),
-                c.get_behaviour_display(), c.grade,
+                c.reference, c.county.name if c.county else "",
+                c.township.name if c.township else "", p.name, p.id_number, p.phone,
+                p.address, c.ip_summary, list_labels(c),
+                c.get_subject_type_display(), c.get_behaviour_display(), c.grade,
                 c.lead_department.name if c.lead_department else "", c.get_state_display(),
+                c.assignee.get_username() if c.assignee else "",
                 _("yes") if c.on_key_list else "", _("yes") if c.on_stock_list else "",
                 c.due_at, _("yes") if c.is_overdue(now) else "", c.rebound_count,
                 c.last_week, c.cleared_at,
@@ -149,16 +249,11 @@ def case_export(request: HttpRequest) -> HttpResponse:
     data = build_xlsx(_("Cases"), [str(h) for h in headers], rows())
     audit_record(
         actor=request.user, action="export", obj=request.user,
-        data={"what": "cases", "personal": clear,
+        data={"what": what, "personal": clear,
               "filters": {k: v for k, v in request.GET.items() if k not in ("q", "reason")}},
         comment=reason if clear else "",
     )
-    resp = HttpResponse(
-        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    )
-    stamp = timezone.localtime(now)
-    resp["Content-Disposition"] = f'attachment; filename="qingling-cases-{stamp:%Y%m%d-%H%M}.xlsx"'
-    return resp
+    return xlsx_response(data, "qingling-cases", now)
 
 
 def _case_or_404(request: HttpRequest, case_id: int) -> Case:
@@ -219,8 +314,10 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "visits": case.visits.select_related("verifier"),
         "evidence": case.evidence.select_related("uploaded_by"),
         "transitions": allowed_transitions(case, profile) if can_act else [],
-        "transition_form": TransitionForm(),
-        "visit_form": VisitForm() if can_visit else None,
+        "irreversible": IRREVERSIBLE,
+        "confirm_text": _("This cannot be undone from your desk. Go ahead?"),
+        "transition_form": TransitionForm(initial={"county": case.county_id}),
+        "visit_form": VisitForm(initial=_visit_initial(case)) if can_visit else None,
         "overrides": [str(OVERRIDE_LABELS[f]) for f in case.overrides or []
                       if f in OVERRIDE_LABELS],
         "correction_form": (CorrectionForm(initial={
@@ -233,6 +330,20 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "behaviours": Behaviour.choices,
         "co_departments": case.co_departments.all(),
     })
+
+
+def _visit_initial(case: Case) -> dict[str, Any]:
+    """What the visit form starts with: what the case already says of a unit (its name,
+    credit code and address are public facts). A person's particulars stay masked on the
+    page, so they are never put into a form field in clear."""
+    person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
+    initial: dict[str, Any] = {}
+    if case.behaviour != Behaviour.UNDETERMINED:
+        initial["behaviour"] = case.behaviour
+    if not person:
+        initial.update(subject_name=case.subject_name, address=case.address,
+                       subject_id=case.uscc)
+    return initial
 
 
 @login_required
@@ -254,7 +365,7 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
             comment=form.cleaned_data.get("comment", ""),
             county_id=county.pk if county else None,
         )
-        messages.success(request, _("Done: %(label)s → %(state)s") % {
+        messages.success(request, _("%(label)s: done. The case is now “%(state)s”.") % {
             "label": TRANSITIONS[action].label, "state": case.get_state_display()})
     except WorkflowError as exc:
         messages.error(request, str(exc))
@@ -381,6 +492,25 @@ def warning_list_view(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def warning_export(request: HttpRequest) -> HttpResponse:
+    from qingling.cases.models import WarningEntry
+
+    p = profile_of(request.user)
+    if p is None or p.role != Role.CITY:
+        return render(request, "org/no_role.html", status=403)
+    rows = [[e.network, e.get_kind_display(), e.name, e.note,
+             _("yes") if e.is_active else _("no"),
+             e.added_by.get_username() if e.added_by else "", e.created_at]
+            for e in WarningEntry.objects.select_related("added_by")]
+    headers = [_("Address or network"), _("Kind"), _("Name"), _("Note"), _("Active"),
+               _("Added by"), _("Created")]
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "warning_list", "personal": False})
+    return xlsx_response(build_xlsx(_("Warning lists"), [str(h) for h in headers], rows),
+                         "qingling-warning-list", timezone.now())
+
+
+@login_required
 @require_POST
 def warning_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     from qingling.cases.models import WarningEntry
@@ -392,4 +522,6 @@ def warning_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     WarningEntry.objects.filter(pk=pk).update(is_active=not entry.is_active)
     audit_record(actor=request.user, action="warning_toggle", obj=entry,
                  data={"network": entry.network, "active": not entry.is_active})
+    messages.success(request, (_("%(n)s is active again.") if not entry.is_active
+                               else _("%(n)s is switched off.")) % {"n": entry.network})
     return redirect("warning_list")

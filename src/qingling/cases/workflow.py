@@ -28,6 +28,8 @@ class Transition:
     needs_evidence: bool = False
     needs_visit: bool = False
     needs_county: bool = False
+    # A move made from the city's triage desk (it needs what only that page asks for).
+    desk_only: bool = False
 
 
 TRANSITIONS: dict[str, Transition] = {
@@ -65,6 +67,17 @@ TRANSITIONS: dict[str, Transition] = {
         Transition(
             "exclude", _("Exclude (not mining)"), (State.VERIFYING,), State.EXCLUDED,
             (*ACTING, Role.CITY), needs_comment=True, needs_evidence=True, needs_visit=True,
+        ),
+        Transition(
+            # 排除(误报) at the city's desk: a monitoring lead shown false before anyone was
+            # sent (an IoT heartbeat, a P2P client); the reason and its category are kept.
+            "dismiss_lead", _("Exclude as false lead"), (State.PENDING,), State.EXCLUDED,
+            (Role.CITY,), needs_comment=True, desk_only=True,
+        ),
+        Transition(
+            # 合并到已有案件: the lead is the same subject as an existing case.
+            "merge_lead", _("Merge into an existing case"), (State.PENDING,), State.EXCLUDED,
+            (Role.CITY,), needs_comment=True, desk_only=True,
         ),
         Transition(
             "reopen_excluded", _("Send back exclusion"), (State.EXCLUDED,), State.VERIFYING,

@@ -56,6 +56,17 @@ class IsoWeek:
         day = date.fromisocalendar(self.year, self.week, weekday)
         return datetime.combine(day, at, SHANGHAI)
 
+    def label(self) -> str:
+        """"2026年第49周（12月1日—12月7日）": the week as the work group writes it."""
+        monday = self.monday()
+        sunday = monday + timedelta(days=6)
+
+        def day(d: date) -> str:
+            return gettext("%(month)s/%(day)s") % {"month": d.month, "day": d.day}
+
+        return gettext("Week %(week)s of %(year)s (%(start)s – %(end)s)") % {
+            "year": self.year, "week": self.week, "start": day(monday), "end": day(sunday)}
+
     def shift(self, weeks: int) -> IsoWeek:
         return IsoWeek.of(self.start() + timedelta(weeks=weeks, hours=12))
 

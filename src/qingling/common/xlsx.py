@@ -53,3 +53,16 @@ def build_workbook(sheets: Iterable[tuple[str, Sequence[str], Iterable[Sequence[
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def xlsx_response(data: bytes, stem: str, now: datetime) -> Any:
+    """A workbook as a download named ``stem-YYYYmmdd-HHMM.xlsx`` (Beijing time)."""
+    from django.http import HttpResponse
+    from django.utils import timezone
+
+    resp = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    stamp = timezone.localtime(now)
+    resp["Content-Disposition"] = f'attachment; filename="{stem}-{stamp:%Y%m%d-%H%M}.xlsx"'
+    return resp

@@ -4,4 +4,5 @@ from qingling.org import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("help/", views.manual, name="manual"),
 ]

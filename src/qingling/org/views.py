@@ -16,3 +16,15 @@ def home(request: HttpRequest) -> HttpResponse:
     if profile.role in (Role.CITY, Role.LEADER):
         return redirect("dashboard")
     return redirect("inbox")
+
+
+@login_required
+def manual(request: HttpRequest) -> HttpResponse:
+    """操作手册 for the user's role (markdown in the repository, rendered safely)."""
+    from qingling.org.manual import manual_for
+
+    profile = profile_of(request.user)
+    if profile is None:
+        return render(request, "org/no_role.html", status=403)
+    return render(request, "org/manual.html", {"body": manual_for(profile.role),
+                                               "role": profile.get_role_display()})

@@ -9,6 +9,11 @@ class ScreeningConfig(AppConfig):
 
     def ready(self) -> None:
         from qingling.audit.labels import labels_register
+        from qingling.screening.triage import register
 
         labels_register(actions={
-            "resolve_subscriber": _("Located through the carrier's subscriber records")})
+            "resolve_subscriber": _("Located through the carrier's subscriber records"),
+            "exclude_endpoint": _("Remote endpoint kept as known benign"),
+            "warning_add": _("Address added to the warning list"),
+            "endpoint_save": _("Known-benign endpoint edited")})
+        register()

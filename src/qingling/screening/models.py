@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -116,3 +117,39 @@ class Signal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {timezone.localtime(self.observed_at):%Y-%m-%d %H:%M}"
+
+
+class ExcludedEndpoint(models.Model):
+    """A remote endpoint (address, port) the city found benign at triage (排除: an IoT
+    cloud's heartbeat, a P2P tracker): later network screenings no longer make a lead of a
+    flow to it by its shape alone (payload or a pool name still do)."""
+
+    class Category(models.TextChoices):
+        IOT = "iot", _("IoT heartbeat")
+        P2P = "p2p", _("P2P download or sharing")
+        SHARED_EGRESS = "shared_egress", _("Shared egress")
+        CLOUD = "cloud", _("Cloud service or CDN")
+        GAME = "game", _("Game or video streaming")
+        OTHER = "other", _("Other benign traffic")
+
+    ip = models.CharField(_("address"), max_length=45)
+    port = models.PositiveIntegerField(_("port"))
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
+    reason = models.CharField(_("reason"), max_length=500)
+    case = models.ForeignKey("cases.Case", null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", verbose_name=_("excluded lead"))
+    is_active = models.BooleanField(_("active"), default=True)
+    added_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                 related_name="+", verbose_name=_("added by"))
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated"), default=timezone.now)
+
+    class Meta:
+        ordering = ["ip", "port"]
+        verbose_name = _("excluded endpoint")
+        verbose_name_plural = _("excluded endpoints")
+        constraints = [models.UniqueConstraint(fields=["ip", "port"],
+                                               name="excluded_endpoint_once")]
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}"

@@ -23,6 +23,7 @@ from qingling.cases.models import Case
 from qingling.cases.warning import WarningList
 from qingling.common.weeks import SHANGHAI
 from qingling.screening.models import ScreeningRun, Signal, Subscriber
+from qingling.screening.triage import excluded_for_screening
 
 
 @dataclass
@@ -66,7 +67,9 @@ def screen_network(*, flows: pa.Table, digest: str, names: list[str], sessions: 
 
     engine = connect(engine_name)
     warnings = WarningList.load()
-    cfg = NetworkConfig(shared_egress=tuple(warnings.addresses()))
+    # What the city excluded at triage is known benign: its flow shape is no lead any more.
+    cfg = NetworkConfig(shared_egress=tuple(warnings.addresses()),
+                        excluded=excluded_for_screening())
     pairs = detect_network(flows, engine, cfg=cfg).pairs
     flagged = pairs.filter(pc.and_(pc.not_equal(pairs["verdict"], "clean"),
                                    pc.not_equal(pairs["label"], "node"))).to_pylist()

@@ -5,6 +5,7 @@ from qingling.supervision import views
 urlpatterns = [
     path("", views.supervision_view, name="supervision"),
     path("close/", views.close_week, name="supervision_close"),
+    path("escalations/bulk/", views.escalations_bulk, name="escalations_bulk"),
     path("escalations/<int:pk>/<str:move>/", views.escalation_action, name="escalation_action"),
     path("bulletin/<str:week>/issue/", views.bulletin_issue, name="bulletin_issue"),
     path("bulletin/<str:week>/<str:kind>/", views.bulletin_download, name="bulletin_download"),

@@ -164,12 +164,63 @@ def escalation_action(request: HttpRequest, pk: int, move: str) -> HttpResponse:
     esc = get_object_or_404(Escalation, pk=pk)
     scheduled = request.POST.get("scheduled_on") or None
     try:
-        escalation_move(esc, move, request.user, timezone.now(),
-                        outcome=request.POST.get("outcome", ""),
-                        scheduled_on=date.fromisoformat(scheduled) if scheduled else None)
+        esc = escalation_move(esc, move, request.user, timezone.now(),
+                              outcome=request.POST.get("outcome", ""),
+                              scheduled_on=date.fromisoformat(scheduled) if scheduled else None)
+        messages.success(request, _("%(kind)s for %(county)s: now %(status)s.") % {
+            "kind": esc.get_kind_display(), "county": esc.county.name,
+            "status": esc.get_status_display()})
     except (EscalationError, ValueError) as exc:
         messages.error(request, str(exc))
     return redirect(f"{_url('supervision')}?week={esc.week}#escalations")
+
+
+BULK_MOVES = ("approve", "dismiss")
+
+
+@login_required
+@require_POST
+def escalations_bulk(request: HttpRequest) -> HttpResponse:
+    """Approve or dismiss several proposed escalations at once: the first step shows which
+    will move and which are skipped (and why); the confirmation moves each (audited each),
+    all in one transaction."""
+    from django.db import transaction
+
+    if not _city(request):
+        return HttpResponseForbidden()
+    move = request.POST.get("move", "")
+    week = request.POST.get("week", "")
+    back = f"{_url('supervision')}?week={week}#escalations"
+    ids = [int(x) for x in request.POST.getlist("ids") + request.POST.get("ids_csv", "").split(",")
+           if x.strip().isdigit()]
+    if move not in BULK_MOVES or not ids:
+        messages.error(request, _("Select at least one escalation and an action."))
+        return redirect(back)
+    outcome = request.POST.get("outcome", "").strip()
+    scheduled = request.POST.get("scheduled_on") or None
+    rows = list(Escalation.objects.filter(pk__in=ids).select_related("county").order_by("id"))
+    ready = [e for e in rows if e.status == Escalation.Status.PROPOSED]
+    skipped = [(e, _("It is already “%(status)s”.") % {"status": e.get_status_display()})
+               for e in rows if e.status != Escalation.Status.PROPOSED]
+    needs_reason = move == "dismiss" and not outcome
+    if request.POST.get("confirm") == "1" and not needs_reason:
+        try:
+            with transaction.atomic():
+                when = date.fromisoformat(scheduled) if scheduled else None
+                for e in ready:
+                    escalation_move(e, move, request.user, timezone.now(), outcome=outcome,
+                                    scheduled_on=when)
+        except (EscalationError, ValueError) as exc:
+            messages.error(request, str(exc))
+            return redirect(back)
+        messages.success(request, _("%(n)s escalations moved, %(skipped)s skipped.") % {
+            "n": len(ready), "skipped": len(skipped)})
+        return redirect(back)
+    return render(request, "supervision/escalations_bulk.html", {
+        "move": move, "move_label": _("Approve") if move == "approve" else _("Dismiss"),
+        "ready": ready, "skipped": skipped, "week": week, "outcome": outcome,
+        "scheduled_on": scheduled or "", "ids_csv": ",".join(str(e.pk) for e in rows),
+        "needs_reason": needs_reason})
 
 
 @login_required

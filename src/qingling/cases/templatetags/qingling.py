@@ -24,6 +24,8 @@ _ACTIONS = {
     "download": gettext_noop("Evidence opened"),
     "reclassify": gettext_noop("Classification recomputed"),
     "correct": gettext_noop("Classification corrected by the city"),
+    "assign": gettext_noop("Assigned to a verifier"),
+    "merged_into": gettext_noop("A lead was merged into this case"),
 }
 
 
@@ -77,3 +79,14 @@ def entry_comment(entry: Any) -> str:
 @register.filter
 def ip_special(value: str) -> str:
     return str(SPECIAL_LABELS.get(value, value))
+
+
+@register.filter
+def week_label(value: str) -> str:
+    """"2026-W49" as "2026年第49周（12月1日—12月7日）"; anything else as it is."""
+    from qingling.common.weeks import IsoWeek
+
+    try:
+        return IsoWeek.parse(str(value)).label()
+    except ValueError:
+        return str(value)

@@ -37,3 +37,26 @@ if (jobBox) {
   };
   window.setTimeout(follow, 1000);
 }
+// A table's "select all" box ticks every row box of its table.
+document.addEventListener("change", (event) => {
+  const el = event.target;
+  if (el instanceof HTMLInputElement && el.dataset.selectAll !== undefined) {
+    const table = el.closest("table");
+    if (table) {
+      for (const box of table.querySelectorAll("tbody input[type=checkbox][name=ids]")) {
+        box.checked = el.checked;
+      }
+    }
+  }
+});
+
+// A form or button marked data-confirm asks before an irreversible move (销号, 排除, the
+// close of a week); the question is the attribute's (translated) text.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  const button = event.submitter;
+  const question = (button && button.dataset.confirm) || (form && form.dataset && form.dataset.confirm);
+  if (question && !window.confirm(question)) {
+    event.preventDefault();
+  }
+});
