@@ -69,11 +69,11 @@ def throttle_logged_recently(address: str, now: datetime) -> bool:
                                      at__gt=now - timedelta(minutes=1)).exists()
 
 
-def password_expired(user: Any, now: datetime) -> bool:
+def password_expired(user: Any, now: datetime, account: Account | None = None) -> bool:
     days = settings.QINGLING_PASSWORD_MAX_AGE_DAYS
     if days <= 0:
         return False
-    account = Account.objects.filter(user=user).first()
+    account = account or Account.objects.filter(user=user).first()
     changed = (account.password_changed_at if account and account.password_changed_at
                else user.date_joined)
     return bool(now - changed > timedelta(days=days))
@@ -81,7 +81,8 @@ def password_expired(user: Any, now: datetime) -> bool:
 
 def must_change_password(user: Any, now: datetime) -> bool:
     account = Account.objects.filter(user=user).first()
-    return bool(account and account.must_change_password) or password_expired(user, now)
+    return bool(account and account.must_change_password) or password_expired(user, now,
+                                                                              account)
 
 
 def password_changed(user: Any, now: datetime, address: str | None = None) -> None:

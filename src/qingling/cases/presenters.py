@@ -53,18 +53,21 @@ class CaseRow:
     assignee: str
 
 
-def list_labels(case: Case) -> str:
+def list_labels(case: Case, names: dict[str, str] | None = None) -> str:
+    names = names or _list_names()
+    parts = [names[k] for k, flag in (
+        ("key", case.on_key_list), ("stock", case.on_stock_list), ("full", case.on_full_list),
+        ("new", case.on_new_list), ("monitoring", case.found_by_monitoring)) if flag]
+    return "、".join(parts)
+
+
+def _list_names() -> dict[str, str]:
     from django.utils.translation import gettext as _
 
     from qingling.cases.models import ListType
 
-    parts = [str(label) for flag, label in (
-        (case.on_key_list, ListType.KEY.label), (case.on_stock_list, ListType.STOCK.label),
-        (case.on_full_list, ListType.FULL.label), (case.on_new_list, ListType.NEW.label))
-        if flag]
-    if case.found_by_monitoring:
-        parts.append(_("Found by monitoring"))
-    return "、".join(parts)
+    return {**{str(v): str(label) for v, label in ListType.choices},
+            "monitoring": _("Found by monitoring")}
 
 
 def countdown(due: datetime | None, now: datetime, is_open: bool) -> tuple[str, bool]:
@@ -84,16 +87,24 @@ def countdown(due: datetime | None, now: datetime, is_open: bool) -> tuple[str, 
 
 
 def case_rows(cases: Iterable[Case], profile: Profile | None, now: datetime) -> list[CaseRow]:
+    """Rows of a list page. Only the name and address are read (masked as ``personal``
+    masks them): a list never opens ID numbers or phones."""
     from django.utils import timezone
 
+    from qingling.cases.models import State
+
+    states = {str(v): str(label) for v, label in State.choices}
+    lists = _list_names()
     out = []
     for c in cases:
-        p = personal(c, profile)
+        person = c.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
+        name = mask_name(c.subject_name) if person else c.subject_name
+        address = mask_address(c.address) if person else c.address
         left, late = countdown(c.due_at, now, c.is_open())
         out.append(CaseRow(
-            case=c, name=p.name, address=p.address,
+            case=c, name=name, address=address,
             township=c.township.name if c.township_id and c.township else "",
-            lists=list_labels(c), state=c.get_state_display(),
+            lists=list_labels(c, lists), state=states.get(c.state, c.state),
             due=f"{timezone.localtime(c.due_at):%Y-%m-%d %H:%M}" if c.due_at else "",
             countdown=left, overdue=late,
             assignee=c.assignee.get_username() if c.assignee_id and c.assignee else ""))

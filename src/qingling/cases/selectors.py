@@ -145,6 +145,15 @@ def _names_containing(qs: QuerySet[Case], q: str) -> list[int]:
             if name and needle in norm(name)]
 
 
+LIST_FIELDS = (
+    "id", "subject_name", "address", "subject_type", "state", "grade", "due_at", "updated_at",
+    "on_key_list", "on_stock_list", "on_full_list", "on_new_list", "found_by_monitoring",
+    "rebound_count", "ip_summary", "last_week", "county__name", "county__code",
+    "township__name", "lead_department__name", "lead_department__code",
+    "assignee__username", "assignee__first_name", "assignee__last_name",
+)
+
+
 def case_page(qs: QuerySet[Case], number: Any, per_page: int = 50) -> Page[Case]:
     """One page of a filtered, sorted case list.
 
@@ -153,8 +162,10 @@ def case_page(qs: QuerySet[Case], number: Any, per_page: int = 50) -> Page[Case]
     """
     id_page: Page[Any] = Paginator(qs.values_list("pk", flat=True), per_page).get_page(number)
     ids = list(id_page.object_list)
-    rows = Case.objects.filter(pk__in=ids).select_related("county", "township",
-                                                          "lead_department", "assignee")
+    # Only what a row shows: no ID number or phone is read (nor decrypted) for a list.
+    rows = (Case.objects.filter(pk__in=ids)
+            .select_related("county", "township", "lead_department", "assignee")
+            .only(*LIST_FIELDS))
     by_id = {c.pk: c for c in rows}
     id_page.object_list = [by_id[i] for i in ids]
     return id_page
