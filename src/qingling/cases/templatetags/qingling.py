@@ -122,6 +122,7 @@ def case_rows_html(rows: Any, bulk: Any, rebound_label: str, empty_label: str) -
     for r in rows:
         c = r.case
         ref = escape(c.reference)
+        due: str
         if r.due:
             due = escape(r.due)
             if r.countdown:
