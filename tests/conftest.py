@@ -47,6 +47,8 @@ def _isolated_files(settings: Any, tmp_path: Path) -> Iterator[None]:
     # Each test's database starts without data keys: forget the last test's.
     reset_cache()
     settings.MEDIA_ROOT = tmp_path / "files"
+    # Spooled uploads and other files under QINGLING_HOME stay in the test's directory.
+    settings.QINGLING_HOME = tmp_path / "home"
     # Tests log in many personas; a slow password hash only costs time here.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Services speak the user's language; tests match the English messages. A request

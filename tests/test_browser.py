@@ -93,6 +93,11 @@ def test_city_imports_county_clears_city_signs_off(page: Any, live_server: Any,
     page.set_input_files("#id_file", str(key_list))
     page.select_option("#id_list_type", "key")
     page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#preview-summary")
+    assert page.text_content("#preview-summary [data-diff=new]") == "1"
+    shot(page, "02a-import-preview")
+    page.click("#confirm-import")
+    page.wait_for_url("**/lists/*/")
     page.wait_for_selector("[data-diff=new]")
     assert page.text_content("[data-diff=new]") == "1"
     shot(page, "02-batch-imported")
@@ -169,3 +174,56 @@ def test_the_supervision_charts_draw_with_the_network_cut_off(page: Any, live_se
     assert row.locator("td").nth(1).text_content() == "1"
     shot(page, "supervision")
     assert outside == []
+
+
+def test_a_list_with_a_bad_row_is_previewed_remapped_and_committed(
+        page: Any, live_server: Any, people: Personas, tmp_path: Path) -> None:
+    from qingling.cases.models import Case, State
+    from qingling.intake.services import import_list
+    from tests.conftest import WEEK
+
+    when = (timezone.now() - timedelta(days=10)).astimezone(SHANGHAI)
+    stamp = when.strftime("%Y-%m-%d %H:%M:%S")
+    import_list(data=csv_bytes([row("60.13.0.1", "甲公司", when=stamp),
+                                row("60.13.0.2", "乙公司", when=stamp),
+                                row("60.13.0.3", "丙公司", when=stamp)]),
+                file_name="上周.csv", list_type="key", week=WEEK)
+    Case.objects.filter(ip_summary="60.13.0.2").update(state=State.CLEARED)
+    now = timezone.now().astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
+    f = tmp_path / "本周重点名单.csv"
+    f.write_bytes(csv_bytes([
+        ["60.13.0.1", "3333", now, "甲公司", "南湖区"],
+        ["60.13.0.2", "3333", now, "乙公司", "南湖区"],
+        ["60.13.0.9", "3333", now, "丁公司", "南湖区"],
+        ["60.13.0.x", "3333", now, "戊公司", "南湖区"]],
+        header=["IP地址", "端口", "发现时间", "客户名", "所属区县"]))
+    base = live_server.url
+    login(page, base, people.city.username)
+    page.goto(f"{base}/lists/import/")
+    page.set_input_files("#id_file", str(f))
+    page.select_option("#id_list_type", "key")
+    page.click("#import-form button[type=submit]")
+    page.wait_for_selector("#preview-summary")
+    for key, n in (("new", "1"), ("present", "1"), ("reappeared", "1"), ("absent", "1")):
+        assert page.text_content(f"#preview-summary [data-diff={key}]") == n
+        assert page.locator(f"#diff-{key} tbody tr").count() == 1
+    assert "60.13.0.9" in page.text_content("#diff-new") and \
+        "60.13.0.3" in page.text_content("#diff-absent")
+    assert "戊公司" in page.text_content("table.rejected")
+    shot(page, "10-preview-1280")
+    page.set_viewport_size({"width": 768, "height": 900})
+    shot(page, "10-preview-768")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.select_option("select[name^=map-]", "unit_name")
+    page.click("button[value=repreview]")
+    page.wait_for_selector("#preview-summary")
+    assert page.locator("select[name^=map-]").input_value() == "unit_name"
+    page.check("input[name=accept_valid]")
+    page.click("#confirm-import")
+    page.wait_for_url("**/lists/*/")
+    shot(page, "11-batch-after-preview")
+    assert "60.13.0.9" in page.text_content("#diff-new")
+    assert "60.13.0.1" in page.text_content("#diff-present")
+    assert "60.13.0.2" in page.text_content("#diff-reappeared")
+    assert "60.13.0.3" in page.text_content("#diff-absent")
+    assert Case.objects.get(ip_summary="60.13.0.9").subject_name == "丁公司"

@@ -229,14 +229,21 @@ def test_the_pages_each_role_works_with_carry_no_english_prose(
 def test_a_refused_import_is_reported_in_chinese(people: Personas) -> None:
     data = csv_bytes([row("60.1.1.1", "甲公司", when="2026-11-17 10:00:00"),
                       row("not-an-ip", "乙公司", county="北京市", when="2030-01-01 10:00:00")])
-    resp = client_for(people.city).post("/lists/import/", {
-        "file": SimpleUploadedFile("k.csv", data), "list_type": "key", "week": "2026-W47"})
-    page = resp.content.decode()
-    assert "不是IP地址" in page and "共 2 行，其中 1 行有误，未导入任何数据" in page
-    assert english_prose(page, _names()) == []
-    bad = client_for(people.city).post("/lists/import/", {
+    city = client_for(people.city)
+    resp = city.post("/lists/import/", {
+        "file": SimpleUploadedFile("k.csv", data), "list_type": "key", "week": "2026-W47"},
+        follow=True)
+    preview = resp.content.decode()
+    assert "不是IP地址" in preview and "共读取 2 行：可导入 1 行，有误 1 行" in preview
+    assert english_prose(preview, _names()) == []
+    job = resp.redirect_chain[-1][0].rstrip("/").rsplit("/", 1)[-1]
+    refused = city.post(f"/lists/import/{job}/confirm/", {"action": "import"},
+                        follow=True).content.decode()
+    assert "共 2 行，其中 1 行有误，未导入任何数据" in refused
+    assert english_prose(refused, _names()) == []
+    bad = city.post("/lists/import/", {
         "file": SimpleUploadedFile("k.xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"0" * 64),
-        "list_type": "key", "week": "2026-W47"})
+        "list_type": "key", "week": "2026-W47"}, follow=True)
     assert english_prose(bad.content.decode(), _names()) == []
 
 
@@ -333,11 +340,14 @@ def test_a_refused_import_reads_in_english_on_request_and_a_bad_week_in_chinese(
         people: Personas) -> None:
     data = csv_bytes([row("not-an-ip", "乙公司", when="2026-11-17 10:00:00")])
     c = client_for(people.city)
-    english = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", data),
-                                        "list_type": "key", "week": "2026-W47"},
-                     HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    resp = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", data),
+                                     "list_type": "key", "week": "2026-W47"},
+                  HTTP_ACCEPT_LANGUAGE="en", follow=True)
+    assert "not an IP address" in resp.content.decode()
+    job = resp.redirect_chain[-1][0].rstrip("/").rsplit("/", 1)[-1]
+    english = c.post(f"/lists/import/{job}/confirm/", {"action": "import"},
+                     HTTP_ACCEPT_LANGUAGE="en", follow=True).content.decode()
     assert "k.csv: 1 of 1 row is invalid; nothing was imported" in english
-    assert "not an IP address" in english
     week = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", data),
                                      "list_type": "key", "week": "2026-W99"}).content.decode()
     assert "2026 年没有第 99 周" in week and english_prose(week, _names()) == []

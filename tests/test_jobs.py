@@ -41,9 +41,12 @@ def test_a_large_upload_goes_to_the_worker_and_its_page_follows_it(
         people: Personas, home: Path, settings: Any) -> None:
     settings.QINGLING_INLINE_IMPORT_BYTES = 10
     c = client_for(people.city)
-    resp = c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", rows(7)),
-                                     "list_type": "key", "week": "2026-W47"})
-    job = Job.objects.get()
+    c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", rows(7)),
+                              "list_type": "key", "week": "2026-W47"})
+    preview = Job.objects.get()
+    assert runner.worker_loop(once=True) == 1  # the preview, by the worker
+    resp = c.post(f"/lists/import/{preview.pk}/confirm/", {"action": "import"})
+    job = Job.objects.get(kind="import_list")
     assert resp.status_code == 302 and resp["Location"] == f"/jobs/{job.pk}/"
     assert job.state == Job.State.QUEUED and Case.objects.count() == 0
     # The input waits sealed, for the service account only.
@@ -78,7 +81,9 @@ def test_a_refused_file_shows_its_rows_on_the_job_page(people: Personas, home: P
     c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", bad), "list_type": "key",
                               "week": "2026-W47"})
     runner.worker_loop(once=True)
-    job = Job.objects.get()
+    c.post(f"/lists/import/{Job.objects.get().pk}/confirm/", {"action": "import"})
+    runner.worker_loop(once=True)
+    job = Job.objects.get(kind="import_list")
     assert job.state == Job.State.FAILED and job.result["rejected"]
     page = c.get(f"/jobs/{job.pk}/").content.decode()
     assert "未导入任何数据" in page and "不是IP地址" in page
@@ -92,6 +97,7 @@ def test_a_queued_job_can_be_cancelled_by_its_owner(people: Personas, home: Path
     c.post("/lists/import/", {"file": SimpleUploadedFile("k.csv", rows(2)),
                               "list_type": "key", "week": "2026-W47"})
     job = Job.objects.get()
+    assert job.kind == "import_preview"
     assert client_for(people.county_a).post(f"/jobs/{job.pk}/cancel/").status_code == 404
     c.post(f"/jobs/{job.pk}/cancel/")
     job.refresh_from_db()

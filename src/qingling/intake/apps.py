@@ -13,3 +13,6 @@ class IntakeConfig(AppConfig):
         # Imports run one at a time, whoever starts them (page, command or worker).
         registry.register("import_list", "qingling.intake.jobs.run_import", lane="lists",
                           template="intake/import_job.html")
+        # A preview only reads: it does not wait for an import to finish.
+        registry.register("import_preview", "qingling.intake.jobs.run_preview", lane="preview",
+                          template="intake/preview_job.html")

@@ -151,6 +151,7 @@ def import_list(
     actor: Any = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    remap: dict[str, str] | None = None,
 ) -> ImportSummary:
     if list_type not in ListType.values:
         raise ValueError(_("list type must be one of %(types)s")
@@ -180,7 +181,7 @@ def import_list(
         now = resume.imported_at
     say(_("Checking the rows"))
     gazetteer = Gazetteer.load(settings.QINGLING_CITY_CODE)
-    checked = check_rows(table, gazetteer, now)
+    checked = check_rows(table, gazetteer, now, remap)
     if not checked:
         raise ListFileError(_("%(file)s: the header is there but no data rows follow it")
                             % {"file": file_name})
@@ -196,7 +197,7 @@ def import_list(
         try:
             with transaction.atomic():
                 batch = _create_batch(summary, table, sha, len(data), list_type, week, issuer,
-                                      user, now)
+                                      user, now, remap or {})
         except IntegrityError:
             # Another import of the same file won the race on the unique digest.
             dup = ListBatch.objects.filter(Q(sha256=sha) | Q(content_sha=table.digest),
@@ -323,19 +324,24 @@ def _write(summary: ImportSummary, checked: list[CheckedRow], batch: ListBatch,
         _finish(b)
 
 
+def _previous_batch(list_type: str, week: IsoWeek) -> ListBatch | None:
+    return (ListBatch.objects.filter(list_type=list_type, week__lte=str(week))
+            .exclude(status=ListBatch.Status.IMPORTING)
+            .order_by("-week", "-imported_at", "-id").first())
+
+
 def _create_batch(summary: ImportSummary, table: Any, sha: str, size: int, list_type: str,
-                  week: IsoWeek, issuer: str, user: Any, now: datetime) -> ListBatch:
+                  week: IsoWeek, issuer: str, user: Any, now: datetime,
+                  remap: dict[str, str]) -> ListBatch:
     from qingling.intake.readers import canonical_field
 
-    previous = (ListBatch.objects.filter(list_type=list_type, week__lte=str(week))
-                .exclude(status=ListBatch.Status.IMPORTING)
-                .order_by("-week", "-imported_at", "-id").first())
+    previous = _previous_batch(list_type, week)
     batch = ListBatch.objects.create(
         list_type=list_type, week=str(week), issuer=issuer, file_name=summary.file[:255],
         sha256=sha, content_sha=table.digest, size=size, file_format=table.file_format,
         encoding=table.encoding,
         header_row=table.header_row,
-        columns={h: canonical_field(h) for h in table.headers if h},
+        columns={h: remap.get(h) or canonical_field(h) for h in table.headers if h},
         status=ListBatch.Status.IMPORTING, previous=previous,
         row_count=summary.rows, rejected_count=summary.rejected, imported_by=user,
         imported_at=now)
@@ -613,3 +619,114 @@ def _ip_objects(good: list[tuple[CheckedRow, int]], now: datetime) -> dict[str, 
     for chunk in _chunks(missing):
         found.update({i.value: i for i in IPAddress.objects.filter(value__in=chunk)})
     return found
+
+
+# --- the preview: what an import would do, written nowhere ---------------------------------
+
+PREVIEW_ROWS = 200  # rows listed per category on the preview page
+
+
+def preview_list(*, data: bytes, file_name: str, list_type: str, week: IsoWeek,
+                 remap: dict[str, str] | None = None, now: datetime | None = None,
+                 progress: Progress | None = None) -> dict[str, Any]:
+    """Read and check the file and work out, row by row, what importing it would do
+    (新增 / 仍在 / 反弹 / 本次未列), with the column mapping and every rejected row with its
+    original cells. Reads the database, writes nothing."""
+    from qingling.intake.readers import FIELD_LABELS, canonical_field
+    from qingling.org.scope import mask_name
+
+    now = now or timezone.now()
+    say: Progress = progress or _quiet
+    remap = remap or {}
+    out: dict[str, Any] = {"preview": True, "file": file_name, "list_type": list_type,
+                           "week": str(week), "remap": remap, "warnings": []}
+    sha = hashlib.sha256(data).hexdigest()
+    say(_("Reading the file"))
+    try:
+        table = read_table(data)
+    except ListFileError as exc:
+        raise ListFileError(_("%(file)s: %(error)s") % {"file": file_name, "error": exc}) from None
+    dup = ListBatch.objects.filter(Q(sha256=sha) | Q(content_sha=table.digest),
+                                   list_type=list_type, week=str(week)).first()
+    if dup is not None and dup.status != ListBatch.Status.IMPORTING:
+        out["duplicate_of"] = dup.pk
+    used = column_map_fields(table.headers, remap)
+    out["columns"] = [
+        {"index": i, "header": h, "field": used.get(i, ""),
+         "label": str(FIELD_LABELS.get(used.get(i, ""), "")),
+         "known": bool(h and canonical_field(h)), "remapped": h in remap}
+        for i, h in enumerate(table.headers)]
+    out["fields"] = [(k, str(v)) for k, v in FIELD_LABELS.items()]
+    say(_("Checking the rows"))
+    gazetteer = Gazetteer.load(settings.QINGLING_CITY_CODE)
+    checked = check_rows(table, gazetteer, now, remap)
+    if not checked:
+        raise ListFileError(_("%(file)s: the header is there but no data rows follow it")
+                            % {"file": file_name})
+    out["rows"] = len(checked)
+    bad = [r for r in checked if not r.ok]
+    out["rejected"] = len(bad)
+    out["accepted"] = len(checked) - len(bad)
+    cells = dict(table.rows)
+    out["errors"] = [
+        {"row": r.row_number, "reasons": [f"{e.column}: {e.reason}" for e in r.errors],
+         "cells": list(cells.get(r.row_number, []))}
+        for r in bad[:PREVIEW_ROWS]]
+    current = IsoWeek.of(now)
+    if str(week) > str(current):
+        out["warnings"].append(_("The week %(week)s is in the future (this is %(now)s).")
+                               % {"week": week, "now": current})
+    previous = _previous_batch(list_type, week)
+    latest = (ListBatch.objects.filter(list_type=list_type)
+              .exclude(status=ListBatch.Status.IMPORTING).order_by("-week").first())
+    if latest is not None and str(week) < latest.week:
+        out["warnings"].append(
+            _("A later %(list)s list was imported already (%(later)s): this one is older.")
+            % {"list": latest.get_list_type_display(), "later": latest.week})
+    say(_("Classifying and matching cases"))
+    prev_ips = (set(Appearance.objects.filter(batch=previous).values_list("ip__value",
+                                                                         flat=True))
+                if previous is not None else set())
+    out["previous_batch"] = previous.pk if previous is not None else None
+    good = [(r, 0) for r in checked if r.ok]
+    fake = _Batch(summary=ImportSummary(file=file_name, list_type=list_type, week=str(week)),
+                  batch=ListBatch(list_type=list_type, week=str(week)), list_type=list_type,
+                  week=week, now=now, actor_id=None, due=cutoff_of(week), good=good)
+    groups = _group_rows(fake)
+    for part in _chunks(groups, SLICE):
+        for g, case in zip(part, match_cases([g.match_keys for g in part]), strict=True):
+            g.case = case
+    diff: dict[str, list[dict[str, Any]]] = {"new": [], "present": [], "reappeared": [],
+                                             "absent": []}
+    counts = dict.fromkeys(diff, 0)
+    counted: set[str] = set()
+    for g in groups:
+        rebound = g.case is not None and g.case.state == State.CLEARED
+        for r, _o, _cls in g.rows:
+            assert r.ip is not None
+            value = r.ip.value
+            change = "reappeared" if rebound else ("present" if value in prev_ips else "new")
+            if value in counted:
+                continue
+            counted.add(value)
+            counts[change] += 1
+            if len(diff[change]) < PREVIEW_ROWS:
+                diff[change].append({
+                    "row": r.row_number, "ip": value,
+                    "unit": mask_name(r.fields.get("unit_name", "")),
+                    "case": g.case.pk if g.case is not None else None,
+                    "case_ref": g.case.reference if g.case is not None else ""})
+    absent = sorted(prev_ips - counted)
+    counts["absent"] = len(absent)
+    diff["absent"] = [{"row": None, "ip": ip, "unit": "", "case": None, "case_ref": ""}
+                      for ip in absent[:PREVIEW_ROWS]]
+    out["counts"] = counts
+    out["sections"] = [{"key": k, "count": counts[k], "rows": diff[k]} for k in diff]
+    out["new_cases"] = sum(1 for g in groups if g.case is None)
+    return out
+
+
+def column_map_fields(headers: list[str], remap: dict[str, str]) -> dict[int, str]:
+    from qingling.intake.validate import column_map
+
+    return column_map(headers, remap)

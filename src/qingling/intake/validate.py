@@ -148,20 +148,23 @@ class CheckedRow:
         return not self.errors
 
 
-def column_map(headers: list[str]) -> dict[int, str]:
-    """Column index → canonical field; the first column of each field wins."""
+def column_map(headers: list[str], remap: dict[str, str] | None = None) -> dict[int, str]:
+    """Column index → canonical field; the first column of each field wins. ``remap`` names
+    the field of a header the aliases do not know (chosen by the officer on the preview)."""
     taken: dict[int, str] = {}
     seen: set[str] = set()
+    remap = remap or {}
     for i, h in enumerate(headers):
-        f = canonical_field(h) if h else None
+        f = (remap.get(h) or canonical_field(h)) if h else None
         if f and f not in seen:
             taken[i] = f
             seen.add(f)
     return taken
 
 
-def check_rows(table: Table, gazetteer: Gazetteer, now: datetime) -> list[CheckedRow]:
-    cmap = column_map(table.headers)
+def check_rows(table: Table, gazetteer: Gazetteer, now: datetime,
+               remap: dict[str, str] | None = None) -> list[CheckedRow]:
+    cmap = column_map(table.headers, remap)
     header_of = {f: table.headers[i] for i, f in cmap.items()}
     city_name = gazetteer.city.name if gazetteer.city else gettext("the city")
     out: list[CheckedRow] = []

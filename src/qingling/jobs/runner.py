@@ -207,7 +207,7 @@ def execute(job: Job, echo: Callable[[str], None] | None = None, *, data: bytes 
     Job.objects.filter(pk=job.pk).update(
         state=state, result=result, error=error, finished_at=timezone.now(),
         heartbeat_at=timezone.now(), stage=job.stage, done=job.done, total=job.total)
-    if job.spool:
+    if job.spool and not (state == Job.State.DONE and job.params.get("keep_spool")):
         (spool_dir() / job.spool).unlink(missing_ok=True)
     job.refresh_from_db()
     if reraise and failure is not None:
@@ -251,6 +251,27 @@ def start(job: Job, data: bytes | None = None) -> Job:
     job.params = {**job.params, "inline": False}
     Job.objects.filter(pk=job.pk).update(params=job.params)
     return job
+
+
+def hand_over_spool(source: Job, target: Job) -> None:
+    """``target`` takes ``source``'s spooled input (a preview's file, for the import)."""
+    with transaction.atomic():
+        Job.objects.filter(pk=target.pk).update(spool=source.spool)
+        Job.objects.filter(pk=source.pk).update(spool="")
+    target.spool, source.spool = source.spool, ""
+
+
+def spooled(job: Job) -> bytes | None:
+    if not job.spool or not (spool_dir() / job.spool).is_file():
+        return None
+    return open_bytes((spool_dir() / job.spool).read_bytes())
+
+
+def discard_spool(job: Job) -> None:
+    if job.spool:
+        (spool_dir() / job.spool).unlink(missing_ok=True)
+        Job.objects.filter(pk=job.pk).update(spool="")
+        job.spool = ""
 
 
 def cancel(job: Job, user: Any) -> bool:

@@ -29,6 +29,9 @@ class Command(BaseCommand):
             help="import the valid rows and keep the rejected ones with their reasons",
         )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
+        parser.add_argument("--preview", action="store_true",
+                            help="say what the import would do (rows new, still present, "
+                                 "reappeared, absent; rejected rows), write nothing")
         parser.add_argument("--background", action="store_true",
                             help="queue the import for `qingling worker` and return at once")
 
@@ -48,6 +51,9 @@ class Command(BaseCommand):
                 sys.stderr.write(f"  … {line}\n")
                 sys.stderr.flush()
 
+        if opts["preview"]:
+            self._preview(path, data, opts, week)
+            return
         params = import_jobs.params_of(
             file_name=path.name, list_type=opts["list_type"], week=week, issuer=opts["issuer"],
             accept_valid=opts["accept_valid"], inline=not opts["background"])
@@ -92,3 +98,28 @@ class Command(BaseCommand):
         )
         for row in summary.rejected_rows[:50]:
             self.stdout.write(f"  rejected: row {row['row']}, {row['column']}: {row['reason']}")
+
+    def _preview(self, path: Path, data: bytes, opts: dict[str, Any], week: IsoWeek) -> None:
+        from qingling.intake.services import preview_list
+
+        try:
+            p = preview_list(data=data, file_name=path.name, list_type=opts["list_type"],
+                             week=week)
+        except ListFileError as exc:
+            raise CommandError(str(exc)) from None
+        if opts["json"]:
+            self.stdout.write(json.dumps(p, ensure_ascii=False, default=str))
+            return
+        c = p["counts"]
+        self.stdout.write(
+            f"{path.name} (preview, nothing written): {p['rows']} rows, {p['accepted']} "
+            f"importable, {p['rejected']} rejected\n"
+            f"  new {c['new']}, still present {c['present']}, reappeared {c['reappeared']}, "
+            f"absent {c['absent']}; new cases {p['new_cases']}")
+        for w in p["warnings"]:
+            self.stdout.write(f"  warning: {w}")
+        for e in p["errors"][:50]:
+            self.stdout.write(f"  rejected: row {e['row']}: {'; '.join(e['reasons'])}")
+        unknown = [c["header"] for c in p["columns"] if c["header"] and not c["known"]]
+        if unknown:
+            self.stdout.write("  columns not recognised (kept as extra): " + "、".join(unknown))
