@@ -236,3 +236,23 @@ def test_a_mistyped_week_in_the_filter_is_said_in_chinese(people: Personas) -> N
     page = client_for(people.county_a).get("/cases/", {"week": "2026-W60"}).content.decode()
     assert "2026 年没有第 60 周" in page
     assert case.reference in page
+
+
+def test_the_desk_moves_are_not_buttons_of_the_case_page(people: Personas) -> None:
+    from tests.conftest import make_lead
+
+    lead = make_lead(1, COUNTY_A)
+    c = client_for(people.city)
+    page = c.get(f"/cases/{lead.pk}/").content.decode()
+    assert 'data-action="dispatch"' in page and 'data-action="dismiss_lead"' not in page
+    assert c.post(f"/cases/{lead.pk}/act/dismiss_lead/", {"comment": "x"}).status_code == 404
+    assert Case.objects.get(pk=lead.pk).state == State.PENDING
+
+
+def test_the_server_error_page_is_chinese_and_needs_no_request() -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        body = render_to_string("500.html")
+    assert "出错了" in body and "qingling/app.css" in body and "<script" not in body

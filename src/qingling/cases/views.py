@@ -352,7 +352,9 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
         return denied
     _case_or_404(request, case_id)
-    if action not in TRANSITIONS:
+    if action not in TRANSITIONS or TRANSITIONS[action].desk_only:
+        # The triage desk's moves need what only that page asks for (a category, the case
+        # to merge into): they go through the bulk preview, never this button.
         raise Http404
     form = TransitionForm(request.POST)
     form.is_valid()
