@@ -256,3 +256,35 @@ def test_the_server_error_page_is_chinese_and_needs_no_request() -> None:
     with translation.override("zh-hans"):
         body = render_to_string("500.html")
     assert "出错了" in body and "qingling/app.css" in body and "<script" not in body
+
+
+def test_list_pages_make_the_same_queries_for_five_rows_as_for_fifty(people: Personas) -> None:
+    """No per-row query: the case list, an inbox tab and the lead queue load their rows'
+    relations with the page (a 70,000-case list is benchmarked)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import make_lead
+
+    def queries(who: object, path: str) -> int:
+        c = client_for(who)
+        c.get(path)  # the session and the first-request caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    def make(n: int, start: int) -> None:
+        for i in range(n):
+            case = make_case(COUNTY_A, subject_name=f"单位{start + i}", subject_type="enterprise",
+                             on_key_list=True, due_at=timezone.now() + timedelta(days=1),
+                             assignee=people.verifier_a)
+            Case.objects.filter(pk=case.pk).update(township=case.county)
+            make_lead(start + i, COUNTY_A)
+
+    make(5, 0)
+    few = [queries(people.city, "/cases/"), queries(people.county_a, "/inbox/?tab=to_sign"),
+           queries(people.city, "/screening/triage/")]
+    make(45, 100)
+    many = [queries(people.city, "/cases/"), queries(people.county_a, "/inbox/?tab=to_sign"),
+            queries(people.city, "/screening/triage/")]
+    assert many == few
