@@ -7,6 +7,7 @@ navigation reaches, as each role, is Chinese, fits 768 px and never fails. Scree
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -213,6 +214,11 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
     names = {u.username for u in (people.city, people.county_a, people.verifier_a,
                                    people.dept, people.leader)}
     problems: dict[str, object] = {}
+    refused: list[str] = []
+    # The strict CSP holds: the browser refuses nothing on any page (no inline script or
+    # handler slipped in).
+    page.on("console", lambda m: refused.append(f"{page.url}: {m.text}")
+            if "Content Security Policy" in m.text else None)
     for who in (people.city, people.county_a, people.verifier_a, people.dept, people.leader):
         login(page, base, who.username)
         for path in _nav_links(page, base):
@@ -237,8 +243,15 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
                             "document.documentElement.clientWidth + 1).slice(0, 3)"
                             ".map(e => e.tagName + '#' + e.id + '.' + e.className)")
                         problems[where] = f"overflows by {over} px: {wide}"
-                elif prose := english_prose(page.content(), names):
-                    problems[where] = prose
+                else:
+                    html = page.content()
+                    if prose := english_prose(html, names):
+                        problems[where] = prose
+                    # A JSON data block (json_script) is data, never run.
+                    if re.search(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))"
+                                 r"[^>]*>|\son[a-z]+=\"", html):
+                        problems[where] = "inline script or handler"
         page.set_viewport_size({"width": 1280, "height": 900})
         logout(page)
     assert problems == {}
+    assert refused == []
