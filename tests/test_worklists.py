@@ -288,3 +288,24 @@ def test_list_pages_make_the_same_queries_for_five_rows_as_for_fifty(people: Per
     many = [queries(people.city, "/cases/"), queries(people.county_a, "/inbox/?tab=to_sign"),
             queries(people.city, "/screening/triage/")]
     assert many == few
+
+
+def test_the_case_page_assigns_its_verifier_through_the_same_preview(people: Personas) -> None:
+    case = make_case(COUNTY_A, state="signed")
+    c = client_for(people.county_a)
+    page = c.get(f"/cases/{case.pk}/").content.decode()
+    assert 'id="assign-form"' in page and f'value="{people.verifier_a.pk}"' in page
+    preview = c.post("/cases/bulk/", {"single": f"assign:{case.pk}",
+                                      "assignee": people.verifier_a.pk,
+                                      "next": f"/cases/{case.pk}/"})
+    assert 'data-eligible="1" data-skipped="0"' in preview.content.decode()
+    resp = c.post("/cases/bulk/", {"action": "assign", "ids_csv": str(case.pk),
+                                   "assignee": people.verifier_a.pk, "confirm": "1",
+                                   "next": f"/cases/{case.pk}/"})
+    assert resp["Location"] == f"/cases/{case.pk}/"
+    assert Case.objects.get(pk=case.pk).assignee == people.verifier_a
+    page = c.get(f"/cases/{case.pk}/").content.decode()
+    assert "已指派：完成 1 件，跳过 0 件。" in page
+    # Neither a verifier nor a leader gets the form.
+    for who in (people.verifier_a, people.leader):
+        assert 'id="assign-form"' not in client_for(who).get(f"/cases/{case.pk}/").content.decode()

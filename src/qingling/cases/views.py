@@ -32,6 +32,7 @@ from qingling.cases.selectors import (
     inbox_tab,
 )
 from qingling.cases.services import (
+    ASSIGNABLE_STATES,
     WorkflowError,
     allowed_transitions,
     assignable_users,
@@ -258,7 +259,7 @@ def _export(request: HttpRequest, qs: Any, now: Any, *, what: str) -> HttpRespon
 
 def _case_or_404(request: HttpRequest, case_id: int) -> Case:
     case = visible_cases(request.user).select_related(
-        "county", "township", "zone", "lead_department"
+        "county", "township", "zone", "lead_department", "assignee"
     ).filter(pk=case_id).first()
     if case is None:
         # Same answer for "does not exist" and "not yours": IDs reveal nothing.
@@ -329,6 +330,8 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "now": now,
         "behaviours": Behaviour.choices,
         "co_departments": case.co_departments.all(),
+        "verifiers": (_verifiers(request, profile) if case.state in ASSIGNABLE_STATES
+                      else None),
     })
 
 
