@@ -182,7 +182,11 @@ def _nav_links(page: Any, base: str) -> list[str]:
         page.goto(f"{base}{path}")
         out += [t for t in page.eval_on_selector_all(
             "nav.tabs a[href]", "as => as.map(a => a.pathname + a.search)") if t not in out]
-    return out
+    # And a case page, as the case list opens it.
+    page.goto(f"{base}/cases/")
+    first = page.eval_on_selector_all("table.cases tbody a[href^='/cases/']",
+                                      "as => as.slice(0, 1).map(a => a.pathname)")
+    return out + [p for p in first if p not in out]
 
 
 def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fails(
