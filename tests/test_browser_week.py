@@ -7,6 +7,7 @@ navigation reaches, as each role, is Chinese, fits 768 px and never fails. Scree
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,11 @@ def _nav_links(page: Any, base: str) -> list[str]:
         page.goto(f"{base}{path}")
         out += [t for t in page.eval_on_selector_all(
             "nav.tabs a[href]", "as => as.map(a => a.pathname + a.search)") if t not in out]
-    return out
+    # And a case page, as the case list opens it.
+    page.goto(f"{base}/cases/")
+    first = page.eval_on_selector_all("table.cases tbody a[href^='/cases/']",
+                                      "as => as.slice(0, 1).map(a => a.pathname)")
+    return out + [p for p in first if p not in out]
 
 
 def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fails(
@@ -213,6 +218,11 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
     names = {u.username for u in (people.city, people.county_a, people.verifier_a,
                                    people.dept, people.leader)}
     problems: dict[str, object] = {}
+    refused: list[str] = []
+    # The strict CSP holds: the browser refuses nothing on any page (no inline script or
+    # handler slipped in).
+    page.on("console", lambda m: refused.append(f"{page.url}: {m.text}")
+            if "Content Security Policy" in m.text else None)
     for who in (people.city, people.county_a, people.verifier_a, people.dept, people.leader):
         login(page, base, who.username)
         for path in _nav_links(page, base):
@@ -237,8 +247,15 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
                             "document.documentElement.clientWidth + 1).slice(0, 3)"
                             ".map(e => e.tagName + '#' + e.id + '.' + e.className)")
                         problems[where] = f"overflows by {over} px: {wide}"
-                elif prose := english_prose(page.content(), names):
-                    problems[where] = prose
+                else:
+                    html = page.content()
+                    if prose := english_prose(html, names):
+                        problems[where] = prose
+                    # A JSON data block (json_script) is data, never run.
+                    if re.search(r"<script(?![^>]*\b(?:src=|type=\"application/json\"))"
+                                 r"[^>]*>|\son[a-z]+=\"", html):
+                        problems[where] = "inline script or handler"
         page.set_viewport_size({"width": 1280, "height": 900})
         logout(page)
     assert problems == {}
+    assert refused == []

@@ -77,6 +77,18 @@ GET_MATRIX = {
                                   dept_other=403, verifier_a=403, leader=200, outsider=403),
     "batch_import": dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
                          verifier_a=403, leader=403, outsider=403),
+    "dashboard_export": dict(city=200, county_a=200, county_b=200, dept=200, dept_other=200,
+                             verifier_a=200, leader=200, outsider=403),
+    "manual": dict(city=200, county_a=200, county_b=200, dept=200, dept_other=200,
+                   verifier_a=200, leader=200, outsider=403),
+    "subscriber_export": dict(city=200, county_a=200, county_b=200, dept=403, dept_other=403,
+                              verifier_a=200, leader=200, outsider=403),
+    "screening_runs_export": dict(city=200, county_a=403, county_b=403, dept=403,
+                                  dept_other=403, verifier_a=403, leader=200, outsider=403),
+    **{name: dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
+                  verifier_a=403, leader=403, outsider=403)
+       for name in ("lead_triage", "lead_triage_export", "excluded_list", "excluded_export",
+                    "warning_export")},
 }
 
 

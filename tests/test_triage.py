@@ -126,6 +126,10 @@ def test_a_lead_merged_into_an_existing_case_brings_its_signals_and_keys(
     plan = bulk_plan(actor=people.city, action="merge_lead", ids=[other.pk],
                      params=BulkParams(comment="x", into=other.reference))
     assert plan.eligible == [] and "itself" in plan.skipped[0].reason
+    cleared = make_case(COUNTY_A, state="cleared")
+    plan = bulk_plan(actor=people.city, action="merge_lead", ids=[other.pk],
+                     params=BulkParams(comment="x", into=cleared.reference))
+    assert plan.eligible == [] and "rebound" in plan.skipped[0].reason
 
 
 def test_a_lead_put_on_the_warning_list_stays_in_the_queue_as_a_shared_egress(

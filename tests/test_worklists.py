@@ -235,3 +235,76 @@ def test_a_mistyped_week_in_the_filter_is_said_in_chinese(people: Personas) -> N
     page = client_for(people.county_a).get("/cases/", {"week": "2026-W60"}).content.decode()
     assert "2026 年没有第 60 周" in page
     assert case.reference in page
+
+
+def test_the_desk_moves_are_not_buttons_of_the_case_page(people: Personas) -> None:
+    from tests.conftest import make_lead
+
+    lead = make_lead(1, COUNTY_A)
+    c = client_for(people.city)
+    page = c.get(f"/cases/{lead.pk}/").content.decode()
+    assert 'data-action="dispatch"' in page and 'data-action="dismiss_lead"' not in page
+    assert c.post(f"/cases/{lead.pk}/act/dismiss_lead/", {"comment": "x"}).status_code == 404
+    assert Case.objects.get(pk=lead.pk).state == State.PENDING
+
+
+def test_the_server_error_page_is_chinese_and_needs_no_request() -> None:
+    from django.template.loader import render_to_string
+    from django.utils import translation
+
+    with translation.override("zh-hans"):
+        body = render_to_string("500.html")
+    assert "出错了" in body and "qingling/app.css" in body and "<script" not in body
+
+
+def test_list_pages_make_the_same_queries_for_five_rows_as_for_fifty(people: Personas) -> None:
+    """No per-row query: the case list, an inbox tab and the lead queue load their rows'
+    relations with the page (a 70,000-case list is benchmarked)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.conftest import make_lead
+
+    def queries(who: object, path: str) -> int:
+        c = client_for(who)
+        c.get(path)  # the session and the first-request caches
+        with CaptureQueriesContext(connection) as ctx:
+            assert c.get(path).status_code == 200
+        return len(ctx.captured_queries)
+
+    def make(n: int, start: int) -> None:
+        for i in range(n):
+            case = make_case(COUNTY_A, subject_name=f"单位{start + i}", subject_type="enterprise",
+                             on_key_list=True, due_at=timezone.now() + timedelta(days=1),
+                             assignee=people.verifier_a)
+            Case.objects.filter(pk=case.pk).update(township=case.county)
+            make_lead(start + i, COUNTY_A)
+
+    make(5, 0)
+    few = [queries(people.city, "/cases/"), queries(people.county_a, "/inbox/?tab=to_sign"),
+           queries(people.city, "/screening/triage/")]
+    make(45, 100)
+    many = [queries(people.city, "/cases/"), queries(people.county_a, "/inbox/?tab=to_sign"),
+            queries(people.city, "/screening/triage/")]
+    assert many == few
+
+
+def test_the_case_page_assigns_its_verifier_through_the_same_preview(people: Personas) -> None:
+    case = make_case(COUNTY_A, state="signed")
+    c = client_for(people.county_a)
+    page = c.get(f"/cases/{case.pk}/").content.decode()
+    assert 'id="assign-form"' in page and f'value="{people.verifier_a.pk}"' in page
+    preview = c.post("/cases/bulk/", {"single": f"assign:{case.pk}",
+                                      "assignee": people.verifier_a.pk,
+                                      "next": f"/cases/{case.pk}/"})
+    assert 'data-eligible="1" data-skipped="0"' in preview.content.decode()
+    resp = c.post("/cases/bulk/", {"action": "assign", "ids_csv": str(case.pk),
+                                   "assignee": people.verifier_a.pk, "confirm": "1",
+                                   "next": f"/cases/{case.pk}/"})
+    assert resp["Location"] == f"/cases/{case.pk}/"
+    assert Case.objects.get(pk=case.pk).assignee == people.verifier_a
+    page = c.get(f"/cases/{case.pk}/").content.decode()
+    assert "已指派：完成 1 件，跳过 0 件。" in page
+    # Neither a verifier nor a leader gets the form.
+    for who in (people.verifier_a, people.leader):
+        assert 'id="assign-form"' not in client_for(who).get(f"/cases/{case.pk}/").content.decode()

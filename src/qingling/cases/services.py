@@ -431,6 +431,9 @@ def merge_refusal(lead: Case, into: Case | None) -> str | None:
     if into.pk == lead.pk:
         return _("A lead cannot be merged into itself.")
     if into.state == State.EXCLUDED:
-        return _("%(case)s is excluded: merge into an open or cleared case.") % {
+        return _("%(case)s is excluded: merge into an open case.") % {"case": into.reference}
+    if into.state == State.CLEARED:
+        # Mining again at a cleared site is a rebound, with its own due date and count.
+        return _("%(case)s is cleared: reopen it as a rebound first, then merge.") % {
             "case": into.reference}
     return None

@@ -32,6 +32,7 @@ from qingling.cases.selectors import (
     inbox_tab,
 )
 from qingling.cases.services import (
+    ASSIGNABLE_STATES,
     WorkflowError,
     allowed_transitions,
     assignable_users,
@@ -258,7 +259,7 @@ def _export(request: HttpRequest, qs: Any, now: Any, *, what: str) -> HttpRespon
 
 def _case_or_404(request: HttpRequest, case_id: int) -> Case:
     case = visible_cases(request.user).select_related(
-        "county", "township", "zone", "lead_department"
+        "county", "township", "zone", "lead_department", "assignee"
     ).filter(pk=case_id).first()
     if case is None:
         # Same answer for "does not exist" and "not yours": IDs reveal nothing.
@@ -329,6 +330,8 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "now": now,
         "behaviours": Behaviour.choices,
         "co_departments": case.co_departments.all(),
+        "verifiers": (_verifiers(request, profile) if case.state in ASSIGNABLE_STATES
+                      else None),
     })
 
 
@@ -352,7 +355,9 @@ def case_act(request: HttpRequest, case_id: int, action: str) -> HttpResponse:
     if (denied := _need_profile(request)) is not None:
         return denied
     _case_or_404(request, case_id)
-    if action not in TRANSITIONS:
+    if action not in TRANSITIONS or TRANSITIONS[action].desk_only:
+        # The triage desk's moves need what only that page asks for (a category, the case
+        # to merge into): they go through the bulk preview, never this button.
         raise Http404
     form = TransitionForm(request.POST)
     form.is_valid()

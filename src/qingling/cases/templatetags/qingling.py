@@ -97,7 +97,8 @@ def week_label(value: str) -> str:
 # A page of 50 cases through the template engine cost ~25 ms of variable lookups and
 # escaping; the same markup built here costs ~2 ms (bench/load.py measures the list).
 
-_ROW = ('<tr data-case="{pk}">{pick}<td><a href="{url}">{ref}</a>{rebound}'
+_ROW = ('<tr data-case="{pk}">{pick}<td><a href="{url}">{ref}</a> '
+        '<span class="badge {grade}">{grade}</span>{rebound}'
         '<div class="small muted">{county} <code>{ip}</code></div></td>'
         '<td>{name}{assignee}</td><td>{township}</td><td class="wide">{address}</td>'
         '<td class="small">{lists}</td><td><span class="badge {state_code}">{state}</span></td>'
@@ -142,6 +143,7 @@ def case_rows_html(rows: Any, bulk: Any, rebound_label: str, empty_label: str) -
             township=escape(r.township) if r.township else "—",
             address=escape(r.address) if r.address else "—",
             lists=escape(r.lists) if r.lists else "—", state_code=escape(c.state),
+            grade=escape(c.grade),
             state=escape(r.state), due=due))
     return mark_safe("".join(out))  # noqa: S308 - every value above is escaped
 
