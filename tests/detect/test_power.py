@@ -514,3 +514,31 @@ def test_a_timer_load_at_night_is_not_a_lead_and_a_night_only_miner_still_is(
         assert [m for m in miners if rows[m]["verdict"] != "suspect"] == []
         assert [m for m, r in rows.items() if r["verdict"] == "suspect"
                 and m not in miners] == []
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_few_days_of_a_held_load_that_ended_is_not_a_step_and_a_weeks_miner_is(
+        source: str) -> None:
+    """An SGSC home drew +3.6 kW around the clock for four days near the end of a window and
+    then fell back (a heater in a cold snap, a guest): with five days after it, its split
+    passed for a step of 3 S9. A machine keeps running: a step counts once its level has
+    held a week. A miner that started eight days before the end is still a lead."""
+    import numpy as np
+
+    from qingling.detect.power.inject import PER_DAY, STEP_MIN
+
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    days = 30
+    readings = _households_with_miners(days, {"M0000020": (3.15, "24/7", 22)}, real)
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    burst = np.zeros(days * PER_DAY)
+    burst[25 * PER_DAY + 10 : 29 * PER_DAY + 10] = 3.6  # from 05:00 on day 25 for four days
+    kwh[ids == "M0000010"] += burst * STEP_MIN / 60
+    readings = readings.set_column(2, "kwh", pa.array(kwh))
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    assert rows["M0000010"]["verdict"] == "normal" and rows["M0000010"]["s_step"] == 0
+    assert rows["M0000020"]["verdict"] == "suspect" and str(rows["M0000020"]["onset"]) == \
+        "2026-10-23"

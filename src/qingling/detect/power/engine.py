@@ -791,6 +791,14 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     b = base_loads(days)
     homes = homes.with_base(b.base_kw, is_home & intraday)
     st = judge_steps(b, intraday)
+    # A step is a machine's once its level has held for a week: a household's few days of
+    # a heater, a guest or a pool pump running flat out (four days at +3.6 kW on a Sydney
+    # home, then back) end before that. Days are counted by what the readings cover, so
+    # that one monthly bill since a step is a month of it.
+    held_days = np.nansum(np.where(np.arange(raw_days.wh.shape[1])[None, :] >= st.day[:, None],
+                                   raw_days.covered, 0.0), axis=1) / 1440.0
+    lasting = held_days >= RECENT_MIN_DAYS - 0.5
+    st = replace(st, stepped=st.stepped & lasting, night_only=st.night_only & lasting)
     stepped = st.stepped
     # A step is weighed by its kW and by how steady the load has held since.
     s_step = np.where(stepped, np.clip((st.kw - 0.3) / 1.2, 0.0, 1.0) * steadiness(st.after_cv),
