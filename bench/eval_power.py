@@ -2,11 +2,15 @@
 population by population.
 
     python bench/eval_power.py [--meters 5000] [--days 30] [--seed 1] [--population NAME]
+                               [--households FILE ...]
 
 Populations: the SGSC households (NSW, Australia; ../shared/data/power, half of its meters),
 the Ausgrid solar customer 12 (Sydney, one home with PV; ../shared/data/power) and the
 OpenMV home (Ontario, Canada; one home read hourly, tests/detect/data/power). The detector
-is never tuned to one of them: the same figures are printed for each.
+is never tuned to one of them: the same figures are printed for each. ``--households`` adds
+any other set of homes one holds (Parquet or CSV in the long form meter_id, ts, kwh; ts the
+meters' local clock, half-hourly or hourly, at least 44 days per meter), as one more
+population under its file name.
 
 Per population, two city samples are built from its household windows:
 - a 30-day window with miners at 1 % prevalence of every device, size, schedule and onset,
@@ -165,6 +169,20 @@ POPULATIONS: dict[str, tuple[str, Callable[[], pa.Table], Path]] = {
 }
 
 
+def households_file(path: Path) -> Callable[[], pa.Table]:
+    """A population from a file of household readings in the long form."""
+
+    def load() -> pa.Table:
+        t = pq.read_table(path) if path.suffix == ".parquet" else pacsv.read_csv(path)
+        missing = {"meter_id", "ts", "kwh"} - set(t.column_names)
+        if missing:
+            sys.exit(f"{path}: needs the columns meter_id, ts, kwh ({', '.join(sorted(missing))} "
+                     "missing)")
+        return _to_half_hours(t)
+
+    return load
+
+
 def standard(real: pa.Table, args: argparse.Namespace) -> dict[str, dict[str, float]]:
     from qingling.detect.engines import connect
     from qingling.detect.power.engine import detect_power
@@ -269,10 +287,15 @@ def main() -> None:
     ap.add_argument("--agricultural", type=float, default=0.02)
     ap.add_argument("--population", choices=sorted(POPULATIONS), action="append",
                     help="only these (default: every population whose data is present)")
+    ap.add_argument("--households", type=Path, action="append", default=[],
+                    help="another population: a Parquet or CSV file of meter_id, ts, kwh")
     args = ap.parse_args()
     summary = {}
-    for key in args.population or list(POPULATIONS):
-        title, load, path = POPULATIONS[key]
+    chosen = [POPULATIONS[k] for k in (args.population or ([] if args.households
+                                                            else list(POPULATIONS)))]
+    chosen += [(f"{f.name} (households given with --households)", households_file(f), f)
+               for f in args.households]
+    for title, load, path in chosen:
         if not path.exists():
             print(f"{title}: {path} not found, skipped")
             continue
