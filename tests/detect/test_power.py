@@ -485,7 +485,8 @@ def test_a_timer_load_at_night_is_not_a_lead_and_a_night_only_miner_still_is(
     with the register its mean load near the contract; but they hold no load: the day's
     and the night window's minimum stay where a home's are. Where the homes themselves
     carry a base of half a kW (a Sydney home with a pool), that was enough for a lead. A
-    miner at night holds its draw through the whole window and is still one."""
+    miner at night holds its draw through the whole window and is still one, beside a
+    home's own timer load too."""
     if source == "ausgrid" and not AUSGRID.exists():
         pytest.skip("../shared/data/power is not beside this checkout")
     real = pq.read_table(AUSGRID) if source == "ausgrid" else None
@@ -493,8 +494,11 @@ def test_a_timer_load_at_night_is_not_a_lead_and_a_night_only_miner_still_is(
     timers = {f"M{i:07d}": (4.5, 23, 6) for i in range(10, 60, 5)}
     timers.update({f"M{i:07d}": (7.0, 23, 3) for i in range(60, 110, 5)})
     readings = _timer_loads(city.readings, timers)
+    # A home's own hot water on a timer (00:00–04:00) beside a night-only miner: the night
+    # is far from flat, but its minimum is the miner's, held night after night.
+    readings = _timer_loads(readings, {"M0000230": (3.0, 0, 4)})
     miners = {"M0000200": (3.15, "valley", 0), "M0000210": (1.35, "valley", 12),
-              "M0000220": (1.35, "24/7", 0)}
+              "M0000220": (1.35, "24/7", 0), "M0000230": (1.35, "valley", 0)}
     import numpy as np
 
     from qingling.detect.power.inject import STEP_MIN, miner_kw

@@ -297,7 +297,7 @@ class Loads:
     daytime: Step  # the step of the daytime (08:00–22:00) minimum
 
 
-NIGHT_FLAT = 0.6  # the night window's minimum over its mean power, for a load held all night
+NIGHT_STEADY_CV = 0.15  # night-to-night spread of the night minimum of a load held all night
 
 
 def base_loads(d: Days) -> Loads:
@@ -314,14 +314,14 @@ def base_loads(d: Days) -> Loads:
         warnings.simplefilter("ignore", RuntimeWarning)
         base = _nanmedian(smooth)
         night_base = np.nan_to_num(_nanmedian(night))
-        # A load held all night keeps the night window near its minimum; a timer's block of
-        # a few hours (a storage heater, a hot-water cylinder, an EV) fills its middle and
-        # leaves its first and last hours at a home's evening and morning use, which then
-        # are the window's minimum: that minimum is not a load held at night.
-        night_mean = d.night_wh * 60.0 / np.maximum(d.night_min, 1.0) / 1000.0
-        night_flat = np.nan_to_num(_nanmedian(np.where(night_mean > 0, night / night_mean,
-                                                       np.nan)))
-        night_base = np.where(night_flat >= NIGHT_FLAT, night_base,
+        # A load held all night holds the night window's minimum night after night (a
+        # machine's draw, to a few per cent); a timer's block of a few hours (a storage
+        # heater, a hot-water cylinder, an EV) fills the window's middle and leaves its
+        # first and last hours to a home's evening and morning use, which then are the
+        # window's minimum and vary from night to night: that minimum is no load held.
+        night_cv = (1.4826 * _nanmedian(np.abs(night - night_base[:, None]))
+                    / np.maximum(night_base, 0.05))
+        night_base = np.where(np.nan_to_num(night_cv, nan=1.0) <= NIGHT_STEADY_CV, night_base,
                               np.minimum(night_base, np.nan_to_num(base)))
         # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
         weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
@@ -699,9 +699,10 @@ def held_share(b: Loads, st: Judged, homes: Households, daily_kwh: np.ndarray,
                     + 24.0 * 2 / 7 * np.maximum(weekend_held - day_held, 0.0))
         above = daily_kwh - homes.p50_kwh
         share = np.where(above > held_kwh, held_kwh / np.maximum(above, 1e-9), 1.0)
-    # A held load of a machine's size is one whatever else the meter runs (a shop's day
-    # around a miner): full credit at the base load's full sub-score.
-    machine = np.clip((day_held - 0.15) / 1.2, 0.0, 1.0)
+    # A held load of a machine's size, around the clock or all night, is one whatever else
+    # the meter runs (a shop's day around a miner, a home's hot water at night beside it):
+    # full credit at the base load's full sub-score.
+    machine = np.clip((np.maximum(day_held, night_held) - 0.15) / 1.2, 0.0, 1.0)
     credit = np.maximum(np.clip(share / HELD_SHARE_FULL, 0.0, 1.0), machine)
     return np.where(intraday, credit, 1.0)
 
