@@ -221,18 +221,20 @@ def captures() -> None:
         print("  (nfstream not installed: pip install nfstream to compare)")
     # Flow features alone, on the long pool sessions: a carrier's NetFlow has no payload.
     flow_rows = {p: detect_network(flow_only(tables[p]), eng).pairs.to_pylist() for p in mining}
-    for least in (LONG_S, 900.0):
+    for least, below in ((LONG_S, 900.0), (900.0, float("inf")), (LONG_S, float("inf"))):
         total = hit = nf_long = 0
         for p in mining:
             for r in flow_rows[p]:
                 k = (r["src_ip"], r["dst_ip"], r["dst_port"])
-                if k in truth[p] and r["active_s"] >= least:
+                if k in truth[p] and least <= r["active_s"] < below:
                     total += 1
                     hit += r["verdict"] in ("mining", "suspicious")
                     nf_long += k in nf.get(p, set())
         nf_text = (f"; nDPI (with payload) on the same sessions {nf_long}/{total}"
                    if nf_s is not None else "")
-        print(f"  flow-only recall on pool sessions of {least:.0f} s or more: "
+        span = (f"{least:.0f} s or more" if below == float("inf")
+                else f"{least:.0f} s to {below:.0f} s")
+        print(f"  flow-only recall on pool sessions of {span}: "
               f"{hit}/{total} (mining or suspicious){nf_text}")
     benign_rows = [r for r in detect_network(pa.concat_tables([tables[p] for p in benign]),
                                              eng).pairs.to_pylist()]
@@ -271,10 +273,27 @@ def recut(workdir: Path) -> None:
         out = workdir / "xmr-submit-window.pcap"
         rewrite_capture(xmr, out, window=submit_only_window(xmr, 9050, 55.0))
         cases.append(("55 s of submits alone", out, ("192.168.2.92", "178.32.196.217")))
+    # The long real sessions (18-19 minutes) with their payload unreadable (TLS, a proxy),
+    # picked up mid-session with the pool renumbered onto the client range's pool ports
+    # (45700, 45560 MinerGate, 33333) and each miner's port below the pool's: flow shape
+    # alone, on non-standard ports.
+    flow_cases: list[tuple[str, Path, tuple[str, str]]] = []
+    if xmr.exists():
+        long = [r for r in read_pcap(xmr).to_pylist() if (r["methods_fwd"] or r["pool_job_rev"])
+                and (r["ts_end"] - r["ts_start"]).total_seconds() >= 900]
+        for high_port in (45700, 45560, 33333):
+            ports = {int(r["dst_port"]): high_port for r in long}
+            ports.update({int(r["src_port"]): high_port - 1000 - i for i, r in enumerate(long)})
+            out = workdir / f"xmr-long.{high_port}.pcap"
+            rewrite_capture(xmr, out, ports=ports, drop_syn=True, unreadable=True)
+            flow_cases += [(f"long sessions, payload unreadable, pool on {high_port}", out,
+                            (r["src_ip"], r["dst_ip"])) for r in long]
     by_class: dict[str, list[int]] = {}
-    for name, path, (miner, pool_ip) in cases:
+    for name, path, (miner, pool_ip) in cases + flow_cases:
         rows = detect_network(read_pcap(path), eng).pairs.to_pylist()
-        ours = any((r["src_ip"], r["dst_ip"], r["verdict"]) == (miner, pool_ip, "mining")
+        wanted = ("mining",) if (name, path, (miner, pool_ip)) in cases else (
+            "mining", "suspicious")
+        ours = any((r["src_ip"], r["dst_ip"]) == (miner, pool_ip) and r["verdict"] in wanted
                    for r in rows)
         hits = ndpi_mining(path)
         theirs = -1 if hits is None else int(any(pool_ip in (k[0], k[1]) for k in hits))
@@ -284,7 +303,9 @@ def recut(workdir: Path) -> None:
         counts[2] += theirs
     for name, (n, ours_n, theirs_n) in by_class.items():
         nd = f"nDPI {theirs_n}/{n}" if theirs_n >= 0 else "nDPI not installed"
-        print(f"  {name}: Qingling mining with the miner as client {ours_n}/{n}; {nd}")
+        what = ("a lead (suspicious or mining)" if name.startswith("long sessions")
+                else "mining")
+        print(f"  {name}: Qingling {what} with the miner as client {ours_n}/{n}; {nd}")
 
 
 def main() -> None:

@@ -457,3 +457,92 @@ def test_a_population_of_heavier_homes_is_measured_against_its_own_households() 
     big = [m for m, t in truth.items() if t["schedule"] == "24/7" and t["kw"] >= 1.0
            and not t["evasion"]]
     assert big and all(rows[m]["verdict"] == "suspect" for m in big)
+
+
+def _timer_loads(readings: pa.Table, loads: dict[str, tuple[float, int, int]]) -> pa.Table:
+    """Add to each meter named a load of kW switched on by a timer every night from one
+    hour to another (local time): a storage heater, an off-peak hot-water cylinder, an EV."""
+    import numpy as np
+
+    from qingling.detect.power.inject import PER_DAY, STEP_MIN
+
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    hour = (np.arange(PER_DAY) * STEP_MIN / 60)[None, :]
+    for meter, (kw, on, off) in loads.items():
+        at = np.flatnonzero(ids == meter)
+        lit = ((hour >= on) | (hour < off)) if on > off else ((hour >= on) & (hour < off))
+        kwh[at] += (np.broadcast_to(lit, (len(at) // PER_DAY, PER_DAY)).ravel()
+                    * kw * STEP_MIN / 60)
+    return readings.set_column(2, "kwh", pa.array(kwh))
+
+
+@pytest.mark.parametrize("source", ["generator", "ausgrid"])
+def test_a_timer_load_at_night_is_not_a_lead_and_a_night_only_miner_still_is(
+        source: str) -> None:
+    """A storage heater or a hot-water cylinder on an off-peak timer (4.5 kW, 23:00–06:00)
+    and an EV charged 23:00–03:00 make a home's day steady, high and heavy at night, and
+    with the register its mean load near the contract; but they hold no load: the day's
+    and the night window's minimum stay where a home's are. Where the homes themselves
+    carry a base of half a kW (a Sydney home with a pool), that was enough for a lead. A
+    miner at night holds its draw through the whole window and is still one, beside a
+    home's own timer load too."""
+    if source == "ausgrid" and not AUSGRID.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(AUSGRID) if source == "ausgrid" else None
+    city = synth_city(600, 30, 0, seed=5, real=real, negatives=0)
+    timers = {f"M{i:07d}": (4.5, 23, 6) for i in range(10, 60, 5)}
+    timers.update({f"M{i:07d}": (7.0, 23, 3) for i in range(60, 110, 5)})
+    readings = _timer_loads(city.readings, timers)
+    # A home's own hot water on a timer (00:00–04:00) beside a night-only miner: the night
+    # is far from flat, but its minimum is the miner's, held night after night.
+    readings = _timer_loads(readings, {"M0000230": (3.0, 0, 4)})
+    miners = {"M0000200": (3.15, "valley", 0), "M0000210": (1.35, "valley", 12),
+              "M0000220": (1.35, "24/7", 0), "M0000230": (1.35, "valley", 0)}
+    import numpy as np
+
+    from qingling.detect.power.inject import STEP_MIN, miner_kw
+
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    rng = np.random.default_rng(5)
+    for meter, (kw, schedule, onset) in miners.items():
+        kwh[ids == meter] += miner_kw(rng, 30, 1, kw, schedule, onset, 3) * STEP_MIN / 60
+    readings = readings.set_column(2, "kwh", pa.array(kwh))
+    register = city.register.set_column(  # every meter a home on a 4 kVA contract
+        2, "contract_kva", pa.array([4.0] * city.register.num_rows))
+    for reg in (None, register):
+        rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb"),
+                                                       register=reg).ranked.to_pylist()}
+        assert [m for m in timers if rows[m]["verdict"] == "suspect"] == []
+        assert [m for m in miners if rows[m]["verdict"] != "suspect"] == []
+        assert [m for m, r in rows.items() if r["verdict"] == "suspect"
+                and m not in miners] == []
+
+
+@pytest.mark.parametrize("source", ["generator", "sgsc"])
+def test_a_few_days_of_a_held_load_that_ended_is_not_a_step_and_a_weeks_miner_is(
+        source: str) -> None:
+    """An SGSC home drew +3.6 kW around the clock for four days near the end of a window and
+    then fell back (a heater in a cold snap, a guest): with five days after it, its split
+    passed for a step of 3 S9. A machine keeps running: a step counts once its level has
+    held a week. A miner that started eight days before the end is still a lead."""
+    import numpy as np
+
+    from qingling.detect.power.inject import PER_DAY, STEP_MIN
+
+    if source == "sgsc" and not REAL.exists():
+        pytest.skip("../shared/data/power is not beside this checkout")
+    real = pq.read_table(REAL) if source == "sgsc" else None
+    days = 30
+    readings = _households_with_miners(days, {"M0000020": (3.15, "24/7", 22)}, real)
+    ids = readings["meter_id"].to_numpy(zero_copy_only=False)
+    kwh = readings["kwh"].to_numpy().copy()
+    burst = np.zeros(days * PER_DAY)
+    burst[25 * PER_DAY + 10 : 29 * PER_DAY + 10] = 3.6  # from 05:00 on day 25 for four days
+    kwh[ids == "M0000010"] += burst * STEP_MIN / 60
+    readings = readings.set_column(2, "kwh", pa.array(kwh))
+    rows = {r["meter_id"]: r for r in detect_power(readings, connect("duckdb")).ranked.to_pylist()}
+    assert rows["M0000010"]["verdict"] == "normal" and rows["M0000010"]["s_step"] == 0
+    assert rows["M0000020"]["verdict"] == "suspect" and str(rows["M0000020"]["onset"]) == \
+        "2026-10-23"

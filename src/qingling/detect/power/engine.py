@@ -32,6 +32,7 @@ from qingling.detect.power.steps import Step, best_step, running_median3, steadi
 HOUSE_BASE_KW = 0.15  # a household's night base load (fridge, standby)
 HOUSE_P95_DAILY_KWH = 13.0
 HOUSE_MEAN_W = HOUSE_P95_DAILY_KWH / 24 * 1000  # that day's energy as a mean load
+HOUSE_P50_DAILY_KWH = 7.5  # Zhejiang's first tier (2,760 kWh a year): what most homes use
 MIN_PEERS = 5  # meters of one category needed for a median to compare with
 MIN_HOMES = 50  # homes needed for the population's own household figures
 
@@ -258,6 +259,7 @@ class Households:
 
     p95_kwh: float  # daily energy that few homes exceed
     base_kw: float  # a home's base load
+    p50_kwh: float = HOUSE_P50_DAILY_KWH  # what a typical home uses in a day
 
     @staticmethod
     def of(daily_kwh: np.ndarray, homes: np.ndarray) -> Households:
@@ -265,7 +267,9 @@ class Households:
         if homes.sum() < MIN_HOMES:
             return Households(HOUSE_P95_DAILY_KWH, HOUSE_BASE_KW)
         p95 = float(np.percentile(daily_kwh[homes], 95))
-        return Households(round(max(HOUSE_P95_DAILY_KWH, p95), 3), HOUSE_BASE_KW)
+        p50 = float(np.median(daily_kwh[homes]))
+        return Households(round(max(HOUSE_P95_DAILY_KWH, p95), 3), HOUSE_BASE_KW,
+                          round(max(HOUSE_P50_DAILY_KWH, p50), 3))
 
     def with_base(self, base_kw: np.ndarray, homes: np.ndarray) -> Households:
         """The homes' median base load (read through the day), never below a fridge's."""
@@ -285,12 +289,15 @@ class Loads:
     strength: np.ndarray  # step over the within-segment spread
     after_kw: np.ndarray  # base load since the step
     after_cv: np.ndarray  # day-to-day spread of that base load since the step
-    night_kw: np.ndarray  # median over days of the lowest power in 22:00–08:00
+    night_kw: np.ndarray  # median over days of the lowest power in 22:00–08:00, where held
     weekend_kw: np.ndarray  # median over Saturdays and Sundays of the daily minimum
     step_kwh: np.ndarray  # rise of the mean daily energy across the step (kWh/day)
     held: np.ndarray  # share of the days since the step on which the base stayed up
     night: Step  # the step of the night-window (22:00–08:00) minimum; energy of the night
     daytime: Step  # the step of the daytime (08:00–22:00) minimum
+
+
+NIGHT_STEADY_CV = 0.15  # night-to-night spread of the night minimum of a load held all night
 
 
 def base_loads(d: Days) -> Loads:
@@ -307,6 +314,15 @@ def base_loads(d: Days) -> Loads:
         warnings.simplefilter("ignore", RuntimeWarning)
         base = _nanmedian(smooth)
         night_base = np.nan_to_num(_nanmedian(night))
+        # A load held all night holds the night window's minimum night after night (a
+        # machine's draw, to a few per cent); a timer's block of a few hours (a storage
+        # heater, a hot-water cylinder, an EV) fills the window's middle and leaves its
+        # first and last hours to a home's evening and morning use, which then are the
+        # window's minimum and vary from night to night: that minimum is no load held.
+        night_cv = (1.4826 * _nanmedian(np.abs(night - night_base[:, None]))
+                    / np.maximum(night_base, 0.05))
+        night_base = np.where(np.nan_to_num(night_cv, nan=1.0) <= NIGHT_STEADY_CV, night_base,
+                              np.minimum(night_base, np.nan_to_num(base)))
         # Day 0 of the epoch was a Thursday: (day + 3) % 7 is 0 on Mondays.
         weekend = ((np.arange(n_days) + first_day + 3) % 7) >= 5
         weekend_base = (np.nan_to_num(_nanmedian(grid[:, weekend]))
@@ -658,6 +674,39 @@ def judge_steps(b: Loads, intraday: np.ndarray) -> Judged:
                   pick(b.after_cv, nt.after_cv))
 
 
+HELD_SHARE_FULL = 0.5  # held energy over the energy above a typical home's, for full credit
+
+
+def held_share(b: Loads, st: Judged, homes: Households, daily_kwh: np.ndarray,
+               intraday: np.ndarray) -> np.ndarray:
+    """How far a meter's energy above a typical home's is explained by a load it holds, in
+    [0, 1]: a machine adds k kW to the base around the clock (24·k kWh a day) or to the
+    whole night window (10·k kWh), so that most of what the meter uses beyond a home's is
+    that held load. A storage heater or a hot-water cylinder on an off-peak timer, a pool
+    pump's hours, an EV charged at night put their energy into blocks of a few hours and
+    leave the day's and the night's minimum where a home's is: a steady, high or night-heavy
+    daily total without a held load behind it is theirs. A weekend's plateau holds for two
+    days in seven. Full credit once the held load is half of the energy above the
+    households' median; daily totals and bills have no minimum to hold and keep full
+    credit."""
+    with np.errstate(all="ignore"):
+        day_held = np.maximum(np.where(st.stepped & ~st.night_only, st.after_kw, b.base_kw)
+                              - homes.base_kw, 0.0)
+        night_held = np.maximum(np.where(st.night_only, st.after_kw, b.night_kw)
+                                - homes.base_kw, 0.0)
+        weekend_held = np.maximum(b.weekend_kw - homes.base_kw, 0.0)
+        held_kwh = (24.0 * day_held + NIGHT_HOURS * np.maximum(night_held - day_held, 0.0)
+                    + 24.0 * 2 / 7 * np.maximum(weekend_held - day_held, 0.0))
+        above = daily_kwh - homes.p50_kwh
+        share = np.where(above > held_kwh, held_kwh / np.maximum(above, 1e-9), 1.0)
+    # A held load of a machine's size, around the clock or all night, is one whatever else
+    # the meter runs (a shop's day around a miner, a home's hot water at night beside it):
+    # full credit at the base load's full sub-score.
+    machine = np.clip((np.maximum(day_held, night_held) - 0.15) / 1.2, 0.0, 1.0)
+    credit = np.maximum(np.clip(share / HELD_SHARE_FULL, 0.0, 1.0), machine)
+    return np.where(intraday, credit, 1.0)
+
+
 def recent_indicators(d: Days, rows: np.ndarray, first_day: np.ndarray
                       ) -> dict[str, np.ndarray]:
     """The meter indicators over the days since each meter's step (every day for the
@@ -743,6 +792,14 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     b = base_loads(days)
     homes = homes.with_base(b.base_kw, is_home & intraday)
     st = judge_steps(b, intraday)
+    # A step is a machine's once its level has held for a week: a household's few days of
+    # a heater, a guest or a pool pump running flat out (four days at +3.6 kW on a Sydney
+    # home, then back) end before that. Days are counted by what the readings cover, so
+    # that one monthly bill since a step is a month of it.
+    held_days = np.nansum(np.where(np.arange(raw_days.wh.shape[1])[None, :] >= st.day[:, None],
+                                   raw_days.covered, 0.0), axis=1) / 1440.0
+    lasting = held_days >= RECENT_MIN_DAYS - 0.5
+    st = replace(st, stepped=st.stepped & lasting, night_only=st.night_only & lasting)
     stepped = st.stepped
     # A step is weighed by its kW and by how steady the load has held since.
     s_step = np.where(stepped, np.clip((st.kw - 0.3) / 1.2, 0.0, 1.0) * steadiness(st.after_cv),
@@ -772,6 +829,9 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
     base_now = np.maximum(np.maximum(np.where(stepped, st.after_kw, b.base_kw), b.night_kw),
                           b.weekend_kw)
     n = len(ids)
+    explained = held_share(b, st, homes, col["daily_kwh"], intraday)
+    for k in ("s_stable", "s_night", "s_level"):
+        col[k] = _round_each(6)(col[k] * explained)
     sites = Sites.none(n)
     if reg is not None:
         # Linking by address needs a base measured within the day: from daily totals, two
@@ -795,6 +855,12 @@ def detect_power(readings: pa.Table | Any, engine: Engine, *,
         ctx = register_context(reg, col["daily_kwh"], base_now,
                                (col["s_flat"] > 0) | (col["s_stable"] > 0),
                                non_home & intraday)
+        # The contract and the peers are compared on the day's energy: it counts as far
+        # as a held load explains it, as above (a base load compared with the peers'
+        # needs no such discount).
+        ctx = replace(ctx, s_capacity=_round_each(4)(ctx.s_capacity * explained),
+                      s_peer=_round_each(4)(np.where(ctx.peer_on_base, ctx.s_peer,
+                                                     ctx.s_peer * explained)))
         s_register = np.maximum(np.maximum(ctx.s_category, ctx.s_capacity),
                                 np.maximum(ctx.s_peer, sites.s_site))
         shape_score = shape_score + cfg.w_register * s_register * (1 - shape_score)
