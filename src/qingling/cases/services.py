@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
 from qingling.cases.classify import case_reclassify
+from qingling.cases.hooks import clearance_blockers, facts_changed
 from qingling.cases.identity import case_keys, evidence_seen, keys_record, reopen_due
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, SiteVisit, State
 from qingling.cases.scope import visible_cases
@@ -86,6 +87,11 @@ def case_transition(
                     _("Record the on-site visit first (mining found: %(found)s).")
                     % {"found": _("yes") if found else _("no")}
                 )
+        if t.target == State.CLEARED and (blockers := clearance_blockers(case)):
+            raise WorkflowError(
+                _("“%(action)s” is not possible yet: %(reasons)s")
+                % {"action": t.label, "reasons": "；".join(blockers)}
+            )
         updates: dict[str, Any] = {"state": t.target, "updated_at": now}
         if t.needs_county:
             county = (
@@ -122,6 +128,9 @@ def case_transition(
             at=now,
         )
         case.refresh_from_db()
+        if t.target == State.CONFIRMED:
+            # Mining confirmed: the member units now have work on it (department tasks).
+            facts_changed(case, actor, now)
     return case
 
 

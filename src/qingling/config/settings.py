@@ -89,6 +89,7 @@ INSTALLED_APPS = [
     "qingling.org",
     "qingling.cases",
     "qingling.intake",
+    "qingling.tasks",
     "qingling.supervision",
     "qingling.screening",
     "qingling.accounts",

@@ -1,0 +1,182 @@
+"""Department tasks: the routing table makes them when a case is confirmed and when its
+facts change; their moves; the clearance they hold."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth.models import User
+from django.core.management import call_command
+
+from qingling.audit.models import AuditEntry
+from qingling.cases.models import Case, State
+from qingling.cases.services import (
+    WorkflowError,
+    case_correct,
+    case_transition,
+    evidence_add,
+    visit_record,
+)
+from qingling.geo.models import Division
+from qingling.org.models import SubjectType
+from qingling.org.services import user_provision
+from qingling.tasks.models import DepartmentTask, TaskRule, TaskState
+from qingling.tasks.services import TaskError, task_move, tasks_bulk_start
+from tests.conftest import COUNTY_A, PASSWORD, Personas, at
+from tests.test_uploads import png_bytes
+
+NOW = at("2026-11-23T10:00")
+
+
+def officer(code: str) -> User:
+    return user_provision(username=f"dept-{code}", password=PASSWORD, role="department",
+                          department_code=code)  # type: ignore[return-value]
+
+
+def make_case(name: str, subject_type: str, carrier: str = "电信") -> Case:
+    return Case.objects.create(subject_key=f"name:{name}", subject_name=name,
+                               subject_type=subject_type, carrier=carrier,
+                               county=Division.objects.get(code=COUNTY_A),
+                               state=State.DISPATCHED)
+
+
+def confirm(case: Case, p: Personas, now: datetime = NOW, behaviour: str = "") -> Case:
+    case_transition(case_id=case.pk, action="sign", actor=p.county_a, now=now)
+    case_transition(case_id=case.pk, action="start_verification", actor=p.verifier_a, now=now)
+    visit_record(case_id=case.pk, actor=p.verifier_a, visited_at=now, found_mining=True,
+                 machine_count=4, power_kw=Decimal("13.0"), behaviour=behaviour)
+    return case_transition(case_id=case.pk, action="confirm", actor=p.verifier_a, now=now)
+
+
+def kinds(case: Case) -> dict[str, str]:
+    return dict(DepartmentTask.objects.filter(case=case).values_list("department__code",
+                                                                      "kind__code"))
+
+
+def test_a_confirmed_enterprise_gets_tasks_for_finance_tax_the_financial_group_and_the_amr(
+        people: Personas, task_routes: None) -> None:
+    case = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people)
+    assert sorted(kinds(case)) == ["amr", "cbirc", "finance", "finoffice", "grid", "pboc",
+                                   "tax", "telecom"]
+
+
+def test_nothing_is_made_before_mining_is_confirmed(people: Personas, task_routes: None) -> None:
+    case = make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE)
+    case_transition(case_id=case.pk, action="sign", actor=people.county_a, now=NOW)
+    assert not DepartmentTask.objects.exists()
+
+
+def test_a_hijacked_school_host_gets_a_police_task_and_an_education_task(
+        people: Personas, task_routes: None) -> None:
+    case = confirm(make_case("南湖区凤桥镇中学", SubjectType.SCHOOL, carrier="移动"), people,
+                   behaviour="hijacked")
+    assert Case.objects.get(pk=case.pk).behaviour == "hijacked"
+    # A trojan's victim is not charged the punitive tariff: no grid task.
+    assert sorted(kinds(case)) == ["education", "mobile", "psb"]
+
+
+def test_each_kind_falls_due_after_its_own_days_at_the_cut_off_time(
+        people: Personas, task_routes: None) -> None:
+    case = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people)
+    due = {t.kind.code: t.due_at for t in DepartmentTask.objects.filter(case=case)}
+    # Confirmed on Monday 2026-11-23 10:00 Beijing time: grid in 7 days, tax in 30.
+    assert due["grid_tariff"] == at("2026-11-30T18:00")
+    assert due["tax_support"] == at("2026-12-23T18:00")
+
+
+def test_changed_facts_add_tasks_and_withdraw_untouched_ones_once(
+        people: Personas, task_routes: None) -> None:
+    case = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people)
+    tax = DepartmentTask.objects.get(case=case, department__code="tax")
+    task_move(task_id=tax.pk, move="start", actor=officer("tax"), now=NOW)
+    case_correct(case_id=case.pk, actor=people.city, reason="实为学校",
+                 subject_type=SubjectType.SCHOOL, now=NOW + timedelta(hours=1))
+    tasks = {t.department.code: t.state for t in DepartmentTask.objects.filter(case=case)}
+    assert tasks["education"] == TaskState.TODO
+    assert tasks["amr"] == TaskState.CANCELLED  # untouched: withdrawn
+    assert tasks["tax"] == TaskState.DOING  # already being worked on: kept
+    assert AuditEntry.objects.filter(case=case, action="task_withdraw").count() == 5
+    case_correct(case_id=case.pk, actor=people.city, reason="主动挖矿", behaviour="active",
+                 now=NOW + timedelta(hours=2))
+    assert DepartmentTask.objects.filter(case=case).count() == len(tasks)
+
+
+def rectify_and_request(case: Case, p: Personas) -> None:
+    case_transition(case_id=case.pk, action="start_rectification", actor=p.county_a, now=NOW)
+    evidence_add(case_id=case.pk, actor=p.county_a, stream=io.BytesIO(png_bytes()),
+                 original_name="site.png")
+    case_transition(case_id=case.pk, action="request_clearance", actor=p.county_a, now=NOW)
+
+
+def test_clearance_waits_for_mandatory_tasks_done_or_waived(people: Personas,
+                                                             task_routes: None) -> None:
+    # Only two kinds apply here: the school's (mandatory) and the carrier's (optional).
+    TaskRule.objects.exclude(kind__code__in=("education_school", "mobile_line")).delete()
+    case = confirm(make_case("南湖区凤桥镇中学", SubjectType.SCHOOL, carrier="移动"), people)
+    rectify_and_request(case, people)
+    with pytest.raises(WorkflowError, match="市教育局 has not finished"):
+        case_transition(case_id=case.pk, action="clear", actor=people.city, now=NOW)
+    assert Case.objects.get(pk=case.pk).state == State.CLEARANCE_REQUESTED
+    edu = DepartmentTask.objects.get(case=case, department__code="education")
+    edu_officer = officer("education")
+    with pytest.raises(TaskError, match="evidence"):
+        task_move(task_id=edu.pk, move="complete", actor=edu_officer, outcome="已整改")
+    task_move(task_id=edu.pk, move="complete", actor=edu_officer, outcome="学校已自查整改",
+              upload=io.BytesIO(png_bytes()), upload_name="整改.png", now=NOW)
+    done = DepartmentTask.objects.get(pk=edu.pk)
+    assert done.state == TaskState.DONE and done.evidence.count() == 1
+    # The carrier's task is open but does not hold clearance.
+    case = case_transition(case_id=case.pk, action="clear", actor=people.city, now=NOW)
+    assert case.state == State.CLEARED
+    entry = AuditEntry.objects.get(action="task_complete")
+    assert (entry.case_id, entry.actor, entry.from_state, entry.to_state) == (
+        case.pk, edu_officer, "todo", "done")
+
+
+def test_a_waiver_the_city_approves_lets_the_case_clear(people: Personas,
+                                                         task_routes: None) -> None:
+    TaskRule.objects.exclude(kind__code="education_school").delete()
+    case = confirm(make_case("南湖区凤桥镇中学", SubjectType.SCHOOL), people)
+    rectify_and_request(case, people)
+    task = DepartmentTask.objects.get(case=case)
+    edu = officer("education")
+    with pytest.raises(TaskError, match="reason"):
+        task_move(task_id=task.pk, move="request_waiver", actor=edu)
+    task_move(task_id=task.pk, move="request_waiver", actor=edu, comment="该校已撤并")
+    # Asking is not enough: the case still waits.
+    with pytest.raises(WorkflowError, match="has not finished"):
+        case_transition(case_id=case.pk, action="clear", actor=people.city)
+    with pytest.raises(TaskError, match="may not"):
+        task_move(task_id=task.pk, move="approve_waiver", actor=edu)
+    task_move(task_id=task.pk, move="approve_waiver", actor=people.city, comment="同意")
+    assert case_transition(case_id=case.pk, action="clear", actor=people.city).state == (
+        State.CLEARED)
+    assert list(AuditEntry.objects.filter(case=case, action__startswith="task_")
+                .values_list("action", "to_state")) == [
+        ("task_create", "todo"), ("task_request_waiver", "waiver_requested"),
+        ("task_approve_waiver", "waived")]
+
+
+def test_another_department_cannot_move_a_task(people: Personas, task_routes: None) -> None:
+    case = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people)
+    tax = DepartmentTask.objects.get(case=case, department__code="tax")
+    with pytest.raises(TaskError, match="No such task"):
+        task_move(task_id=tax.pk, move="start", actor=officer("finance"))
+    assert tasks_bulk_start(task_ids=list(DepartmentTask.objects.values_list("pk", flat=True)),
+                            actor=officer("tax")) == 1
+    assert DepartmentTask.objects.get(pk=tax.pk).state == TaskState.DOING
+
+
+def test_the_tasks_command_lists_tasks_as_json(people: Personas, task_routes: None,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    case = confirm(make_case("南湖区凤桥镇中学", SubjectType.SCHOOL, carrier="移动"), people,
+                   behaviour="hijacked")
+    call_command("tasks", "--json", "--department", "psb")
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"id": rows[0]["id"], "case": case.reference, "case_id": case.pk,
+                     "department": "psb", "kind": "psb_control",
+                     "due": "2026-12-07T18:00:00+08:00", "state": "todo", "mandatory": True}]
