@@ -180,3 +180,35 @@ def test_the_tasks_command_lists_tasks_as_json(people: Personas, task_routes: No
     assert rows == [{"id": rows[0]["id"], "case": case.reference, "case_id": case.pk,
                      "department": "psb", "kind": "psb_control",
                      "due": "2026-12-07T18:00:00+08:00", "state": "todo", "mandatory": True}]
+
+
+def test_the_weekly_close_tables_tasks_by_department_and_proposes_the_late_units_principal(
+        people: Personas, task_routes: None) -> None:
+    from qingling.common.weeks import IsoWeek
+    from qingling.supervision.bulletin import task_rows
+    from qingling.supervision.models import Escalation
+    from qingling.supervision.services import weekly_close
+
+    TaskRule.objects.exclude(kind__code="grid_tariff").delete()
+    # Confirmed Friday 13 November (W46): the grid's 7 days end Friday 20th 18:00 (W47).
+    late = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people,
+                   now=at("2026-11-13T09:00"))
+    # Confirmed Monday 16th: due Monday 23rd 18:00, in W48; done on the 24th.
+    prompt = confirm(make_case("嘉兴华星电子有限公司", SubjectType.ENTERPRISE), people,
+                     now=at("2026-11-16T10:00"))
+    grid = officer("grid")
+    task = DepartmentTask.objects.get(case=prompt)
+    task_move(task_id=task.pk, move="complete", actor=grid, now=at("2026-11-24T09:00"),
+              outcome="已断电并执行惩罚性电价", upload=io.BytesIO(png_bytes()),
+              upload_name="断电通知.png")
+    close, _ = weekly_close(IsoWeek(2026, 48), at("2026-11-27T18:00"))
+    assert close.final
+    assert close.figures["department_tasks"] == [
+        {"code": "grid", "name": "国网嘉兴供电公司", "due": 1, "done": 1, "overdue": 1,
+         "open": 1}]
+    assert task_rows(close.figures) == [["国网嘉兴供电公司", 1, 1, 1, 1], ["合计", 1, 1, 1, 1]]
+    esc = Escalation.objects.get(department__code="grid")
+    assert (esc.kind, esc.county, esc.subject) == ("interview", None, "国网嘉兴供电公司主要负责人")
+    assert esc.basis == (f"1 项部门任务逾期未办结：{late.reference} 断电、执行惩罚性电价、禁止参与"
+                         "电力市场交易（应于 2026-11-20 18:00 前办结，已逾期 1 周）")
+    assert [e["department"] for e in close.figures["escalations"]] == ["grid"]

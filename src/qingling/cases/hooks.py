@@ -13,7 +13,7 @@ from typing import Any
 
 from qingling.cases.models import Case
 
-FactsHook = Callable[[Case, Any, datetime], None]
+FactsHook = Callable[[Case, Any, datetime], object]
 ClearanceGuard = Callable[[Case], list[str]]
 
 _facts_hooks: list[FactsHook] = []

@@ -10,4 +10,5 @@ urlpatterns = [
     path("lists/", include("qingling.intake.urls")),
     path("supervision/", include("qingling.supervision.urls")),
     path("screening/", include("qingling.screening.urls")),
+    path("tasks/", include("qingling.tasks.urls")),
 ]

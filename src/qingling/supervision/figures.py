@@ -42,6 +42,7 @@ from qingling.supervision.models import (
     TariffAccount,
     WeeklyClose,
 )
+from qingling.tasks.selectors import department_table, overdue_tasks
 
 __all__ = ["compute", "counties", "cutoff_of", "site_energy", "trend"]
 
@@ -266,7 +267,18 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
         "running_kw": str(sum((Decimal(r["running_kw"]) for r in rows), Decimal(0))),
         **energy_fields(e_total),
     })
+    seen = min(now, end)
     return {
+        "department_tasks": department_table(start, end, now),
+        # Overdue member-unit tasks at the close: their department's principal is proposed
+        # for 约谈. Cases by reference only; no personal data enters the frozen figures.
+        "overdue_tasks": [{
+            "task": t.pk, "case": t.case_id, "ref": t.case.reference,
+            "county": t.case.county.code if t.case.county else "",
+            "department": t.department.code, "department_name": t.department.name,
+            "kind": t.kind.name, "due_local": local(t.due_at),
+            "weeks_overdue": weeks_between(IsoWeek.of(t.due_at), week)}
+            for t in overdue_tasks(seen)],
         "week": str(week), "start": start.isoformat(), "cutoff": cutoff.isoformat(),
         "cutoff_local": local(cutoff), "computed_at": now.isoformat(), "counties": rows,
         "city": city, "overdue_items": overdue_items,

@@ -52,8 +52,9 @@ class Escalation(models.Model):
     key = models.CharField(max_length=80, unique=True, verbose_name=_("key"))
     week = models.CharField(_("week"), max_length=8, db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("county"))
+    # None for a city-level member unit's principal (a department's overdue tasks).
+    county = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", verbose_name=_("county"))
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT,
                              related_name="escalations", verbose_name=_("case"))
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT,

@@ -94,7 +94,8 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
     code = county_code(profile)
     escalations = Escalation.objects.none()
     if close is not None:
-        escalations = Escalation.objects.filter(week=close.week).select_related("county", "case")
+        escalations = Escalation.objects.filter(week=close.week).select_related("county", "case",
+                                                                                "department")
         if code:
             escalations = escalations.filter(county__code=code)
     today = timezone.now().astimezone(SHANGHAI).date()
@@ -123,6 +124,7 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         "charts": chart_data(figures, None if code is None else {code}) if figures else None,
         "key_headers": bul.KEY_HEADERS, "key_rows": bul.key_rows(figures) if figures else [],
         "stock_headers": bul.STOCK_HEADERS, "stock_rows": bul.stock_rows(figures) if figures else [],
+        "task_headers": bul.TASK_HEADERS, "task_rows": bul.task_rows(figures) if figures else [],
         "energy_headers": bul.ENERGY_HEADERS,
         "energy_rows": bul.energy_rows(figures) if figures else [],
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
@@ -220,7 +222,8 @@ def figures_export(request: HttpRequest, week: str) -> HttpResponse:
     data = build_workbook([("表1 重点名单清零", bul.KEY_HEADERS, bul.key_rows(f)),
                            ("表2 逾期未清零事项", bul.OVERDUE_HEADERS, bul.overdue_rows(f)),
                            ("表3 存量变化", bul.STOCK_HEADERS, bul.stock_rows(f)),
-                           ("表4 能耗", bul.ENERGY_HEADERS, bul.energy_rows(f))])
+                           ("表4 能耗", bul.ENERGY_HEADERS, bul.energy_rows(f)),
+                           ("表5 成员单位任务", bul.TASK_HEADERS, bul.task_rows(f))])
     resp = HttpResponse(data, content_type=CONTENT_TYPES["xlsx"])
     resp["Content-Disposition"] = f'attachment; filename="figures-{week}.xlsx"'
     return resp

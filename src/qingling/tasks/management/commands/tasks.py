@@ -27,7 +27,7 @@ class Command(BaseCommand):
             qs = qs.filter(department__code=opts["department"])
         if opts["state"]:
             qs = qs.filter(state=opts["state"])
-        rows = [{"id": t.pk, "case": t.case.reference, "case_id": t.case_id,
+        rows: list[dict[str, Any]] = [{"id": t.pk, "case": t.case.reference, "case_id": t.case_id,
                  "department": t.department.code, "kind": t.kind.code,
                  "due": t.due_at.astimezone(SHANGHAI).isoformat(), "state": t.state,
                  "mandatory": t.mandatory} for t in qs.iterator(chunk_size=2000)]
