@@ -212,3 +212,25 @@ def test_the_weekly_close_tables_tasks_by_department_and_proposes_the_late_units
     assert esc.basis == (f"1 项部门任务逾期未办结：{late.reference} 断电、执行惩罚性电价、禁止参与"
                          "电力市场交易（应于 2026-11-20 18:00 前办结，已逾期 1 周）")
     assert [e["department"] for e in close.figures["escalations"]] == ["grid"]
+
+
+def test_each_department_gets_one_digest_a_day_of_its_own_tasks(people: Personas,
+                                                                task_routes: None) -> None:
+    from qingling.tasks.digest import send_department_digests
+
+    TaskRule.objects.exclude(kind__code__in=("grid_tariff", "tax_support")).delete()
+    late = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people,
+                   now=at("2026-11-13T09:00"))  # grid due 11-20 18:00
+    soon = confirm(make_case("嘉兴华星电子有限公司", SubjectType.ENTERPRISE), people,
+                   now=at("2026-11-17T09:00"))  # grid due 11-24 18:00
+    made = send_department_digests(at("2026-11-23T08:00").date(), at("2026-11-23T08:00"))
+    by = {d.department.code: d for d in made}
+    # Tax is due in December: nothing to tell it yet.
+    assert sorted(by) == ["grid"]
+    assert by["grid"].counts == {"overdue": 1, "due_soon": 1, "waiting": 0}
+    assert by["grid"].body.splitlines() == [
+        "国网嘉兴供电公司 部门任务每日提醒（2026-11-23）",
+        "已逾期：1 项", f"  · {late.reference} 南湖区 断电、执行惩罚性电价、禁止参与电力市场交易 11-20 18:00",
+        "两日内到期：1 项",
+        f"  · {soon.reference} 南湖区 断电、执行惩罚性电价、禁止参与电力市场交易 11-24 18:00"]
+    assert send_department_digests(at("2026-11-23T08:00").date(), at("2026-11-23T09:00")) == []

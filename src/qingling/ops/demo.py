@@ -258,7 +258,10 @@ def walk_case(case_id: int, until: str, at: datetime, now: datetime) -> None:
         at = min(at + timedelta(hours=2), now)
         if step == "visit":
             machines = random.Random(case_id).randint(1, 12)
+            # A school's machines are usually a trojan's (被控): the police trace it.
+            hijacked = case.subject_type == "school"
             visit_record(case_id=case_id, actor=officer.user, visited_at=at, found_mining=True,
+                         behaviour="hijacked" if hijacked else "",
                          machine_count=machines, machine_model="Antminer S19",
                          power_kw=Decimal("3.25") * machines,
                          machines_seized=1, power_cut=True, notes="现场发现矿机，已断电扣押。")

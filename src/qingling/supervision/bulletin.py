@@ -38,6 +38,8 @@ from qingling.common.xlsx import build_workbook
 from qingling.supervision import charts
 from qingling.supervision import figures as fig
 from qingling.supervision.models import Bulletin, Escalation, TextTemplate, WeeklyClose
+from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
+from qingling.supervision.projects import shown_rows
 from qingling.supervision.services import next_document_number
 
 # GB/T 9704-2012: A4; top 37 mm, binding (left) 28 mm; text block 156 × 225 mm;
@@ -380,6 +382,9 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
         "clearance": [{k: r[k] for k in ("code", "name", "on_time_rate", "key_received", "key_overdue")}
                       for r in f["counties"]],
         "task_rows": task_rows(f),
+        # 项目清单 annex: a person's name masked as for any reader; frozen with the bulletin.
+        "projects": [[str(v) if isinstance(v, Decimal) else v for v in r]
+                     for r in shown_rows(f.get("projects", []), None)],
         "escalations": [[str(e.get_kind_display()), unit_of(e), e.subject, e.basis,
                          str(e.get_status_display()),
                          e.scheduled_on.isoformat() if e.scheduled_on else "", e.outcome]
@@ -479,6 +484,9 @@ def build_annex(content: dict[str, Any]) -> bytes:
         ("表4 存量变化", STOCK_HEADERS, content["stock_rows"]),
         ("表5 能耗", ENERGY_HEADERS, content["energy_rows"]),
         ("表6 成员单位任务", TASK_HEADERS, content.get("task_rows", [])),
+        ("项目清单", PROJECT_HEADERS, [
+            [Decimal(v) if i in (7, 9, 10) and v else v for i, v in enumerate(r)]
+            for r in content.get("projects", [])]),
         ("能耗明细", ["案件", "县（市、区）代码", "依据", "起算时间", "截止时间", "电量（千瓦时）",
                   "新发现项目", "加倍计算", "计入考核电量（千瓦时）"], sites),
     ])

@@ -42,6 +42,7 @@ from qingling.supervision.models import (
     TariffAccount,
     WeeklyClose,
 )
+from qingling.supervision.projects import project_rows
 from qingling.tasks.selectors import department_table, overdue_tasks
 
 __all__ = ["compute", "counties", "cutoff_of", "site_energy", "trend"]
@@ -220,7 +221,7 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
 
     rule = energy.rule_on(doubling_rules(), cutoff.date())
     confirmed = list(Case.objects.filter(state__in=CONFIRMED_STATES, created_at__lte=now)
-                     .select_related("county").order_by("county__code", "id"))
+                     .select_related("county", "township").order_by("county__code", "id"))
     sites = site_energy(confirmed, min(now, end), rule, named, week.year)
     kw_by: dict[str, Decimal] = defaultdict(Decimal)
     kw_rows = (SiteVisit.objects.filter(case__state__in=CONFIRMED_STATES, found_mining=True,
@@ -270,6 +271,8 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
     seen = min(now, end)
     return {
         "department_tasks": department_table(start, end, now),
+        # 项目清单: one row per confirmed site, its energy the very figure counted above.
+        "projects": project_rows(confirmed, sites, min(now, end)),
         # Overdue member-unit tasks at the close: their department's principal is proposed
         # for 约谈. Cases by reference only; no personal data enters the frozen figures.
         "overdue_tasks": [{

@@ -272,3 +272,24 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.county_id}"
+
+
+class MachineModel(models.Model):
+    """A mining machine model as found on site: its hash rate and rated power, so that a
+    site's 算力 is estimated from the models its visit recorded (项目清单)."""
+
+    name = models.CharField(_("model"), max_length=80, unique=True)
+    # Other spellings seen on site records (蚂蚁S19, S19), separated by "|".
+    aliases = models.CharField(_("aliases"), max_length=300, blank=True)
+    algorithm = models.CharField(_("algorithm"), max_length=20, blank=True)
+    hashrate = models.DecimalField(_("hash rate per machine"), max_digits=12, decimal_places=3)
+    unit = models.CharField(_("hash rate unit"), max_length=8, default="TH/s")
+    kw = models.DecimalField(_("rated power (kW)"), max_digits=8, decimal_places=3)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mining machine model")
+
+    def __str__(self) -> str:
+        return self.name

@@ -28,6 +28,7 @@ from qingling.supervision.models import (
     DoublingRule,
     EnergyFactor,
     Escalation,
+    MachineModel,
     TariffRate,
     WeeklyClose,
 )
@@ -42,7 +43,14 @@ class CloseError(Exception):
 def reference_load() -> dict[str, int]:
     """Dated energy coefficients, doubling rules and surcharge rates (idempotent: existing dates are kept,
     so an administrator's corrections survive `qingling init`)."""
-    added = {"factors": 0, "rates": 0, "doubling": 0}
+    added = {"factors": 0, "rates": 0, "doubling": 0, "machines": 0}
+    with open(DATA_DIR / "machine_models.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            _, made = MachineModel.objects.get_or_create(name=row["name"], defaults={
+                "aliases": row["aliases"], "algorithm": row["algorithm"],
+                "hashrate": Decimal(row["hashrate"]), "unit": row["unit"],
+                "kw": Decimal(row["kw"]), "source": row["source"]})
+            added["machines"] += made
     with open(DATA_DIR / "doubling_rules.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             _, made = DoublingRule.objects.get_or_create(

@@ -41,6 +41,8 @@ from qingling.supervision.models import (
     TariffRate,
     WeeklyClose,
 )
+from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
+from qingling.supervision.projects import projects_xlsx, shown_rows, week_projects
 from qingling.supervision.scope import county_code, may_read, scoped
 from qingling.supervision.services import (
     CloseError,
@@ -294,3 +296,43 @@ def map_geojson(request: HttpRequest) -> HttpResponse | FileResponse:
     if path is None:
         raise Http404
     return FileResponse(Path(path).open("rb"), content_type="application/geo+json")
+
+
+def _projects(request: HttpRequest) -> tuple[Any, str, list[list[Any]], WeeklyClose | None]:
+    """The week's project list cut to the reader's county, subjects masked per role."""
+    profile = _reader(request)
+    if profile is None:
+        return None, "", [], None
+    asked = request.GET.get("week", "")
+    try:
+        week = IsoWeek.parse(asked) if asked else IsoWeek.of(timezone.now())
+    except ValueError:
+        raise Http404 from None
+    rows, close = week_projects(week, timezone.now())
+    code = county_code(profile)
+    if code:
+        rows = [r for r in rows if r["county"] == code]
+    return profile, str(week), shown_rows(rows, profile), close
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    profile, week, rows, close = _projects(request)
+    if profile is None:
+        return render(request, "org/no_role.html", status=403)
+    return render(request, "supervision/projects.html", {
+        "week": week, "rows": rows, "headers": PROJECT_HEADERS, "close": close,
+        "weeks": WeeklyClose.objects.values_list("week", flat=True)})
+
+
+@login_required
+def project_export(request: HttpRequest) -> HttpResponse:
+    profile, week, rows, close = _projects(request)
+    if profile is None:
+        return HttpResponseForbidden()
+    audit_record(actor=request.user, action="export", obj=profile,
+                 data={"what": "projects", "week": week, "rows": len(rows)})
+    resp = HttpResponse(projects_xlsx(rows, week, None if close is None else close.final),
+                        content_type=CONTENT_TYPES["xlsx"])
+    resp["Content-Disposition"] = f'attachment; filename="projects-{week}.xlsx"'
+    return resp

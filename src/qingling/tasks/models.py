@@ -143,3 +143,24 @@ class SensitiveMark(models.Model):
 
     def __str__(self) -> str:
         return str(self.case)
+
+
+class TaskDigest(models.Model):
+    """One daily reminder per department for its tasks, however many lie behind it."""
+
+    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("department"))
+    day = models.DateField(_("day"))
+    counts = models.JSONField(default=dict, verbose_name=_("counts"))
+    body = models.TextField(_("text"))
+    recipients = models.JSONField(default=list, blank=True, verbose_name=_("recipients"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+
+    class Meta:
+        ordering = ["-day", "department__code"]
+        constraints = [models.UniqueConstraint(fields=["department", "day"],
+                                               name="task_digest_once_a_day")]
+        verbose_name = _("department digest")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.department_id}"

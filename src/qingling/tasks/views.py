@@ -18,11 +18,12 @@ from django.views.decorators.http import require_POST
 from qingling.audit.services import audit_record
 from qingling.cases.presenters import personal
 from qingling.cases.uploads import UploadRejected
+from qingling.common.weeks import SHANGHAI
 from qingling.common.xlsx import build_xlsx
 from qingling.org.models import Department, Role
 from qingling.org.scope import profile_of
 from qingling.tasks.forms import SensitiveForm, TaskActForm
-from qingling.tasks.models import DepartmentTask
+from qingling.tasks.models import DepartmentTask, TaskDigest
 from qingling.tasks.selectors import task_inbox
 from qingling.tasks.services import (
     MOVES,
@@ -63,6 +64,9 @@ def task_inbox_view(request: HttpRequest) -> HttpResponse:
         "departments": (Department.objects.filter(is_active=True)
                         if profile.role != Role.DEPARTMENT else None),
         "may_start": profile.role == Role.DEPARTMENT,
+        "digest": (TaskDigest.objects.filter(department=profile.department,
+                                             day=now.astimezone(SHANGHAI).date()).first()
+                   if profile.role == Role.DEPARTMENT else None),
     })
 
 
