@@ -33,6 +33,7 @@ from qingling.supervision import figures as fig
 from qingling.supervision import tariff
 from qingling.supervision.bulletin import bulletin_dir
 from qingling.supervision.chartdata import chart_data
+from qingling.supervision.forms_register import AccountForm, CycleForm, CycleImportForm
 from qingling.supervision.models import (
     Bulletin,
     Digest,
@@ -43,6 +44,14 @@ from qingling.supervision.models import (
 )
 from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
 from qingling.supervision.projects import projects_xlsx, shown_rows, week_projects
+from qingling.supervision.register import (
+    MAX_IMPORT_BYTES,
+    RegisterError,
+    billing_cycle_add,
+    cycles_import,
+    keeps_register,
+    tariff_account_add,
+)
 from qingling.supervision.scope import county_code, may_read, scoped
 from qingling.supervision.services import (
     CloseError,
@@ -231,8 +240,13 @@ def figures_export(request: HttpRequest, week: str) -> HttpResponse:
     return resp
 
 
+def _tariff_reader(request: HttpRequest) -> Any:
+    p = profile_of(request.user)
+    return p if may_read(p) or keeps_register(p) else None
+
+
 def _register(request: HttpRequest) -> tuple[Any, list[dict[str, Any]]]:
-    profile = _reader(request)
+    profile = _tariff_reader(request)
     if profile is None:
         return None, []
     accounts = (TariffAccount.objects.select_related("case__county")
@@ -266,7 +280,68 @@ def tariff_register(request: HttpRequest) -> HttpResponse:
     if profile is None:
         return render(request, "org/no_role.html", status=403)
     rates = TariffRate.objects.all()
-    return render(request, "supervision/tariff.html", {"rows": rows, "rates": rates})
+    keeper = keeps_register(profile)
+    return render(request, "supervision/tariff.html", {
+        "rows": rows, "rates": rates,
+        "account_form": AccountForm(initial={"case_reference": request.GET.get("case", "")})
+        if keeper else None,
+        "cycle_form": CycleForm() if keeper else None,
+        "import_form": CycleImportForm() if keeper else None})
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        messages.error(request, _("%(field)s: %(errors)s") % {
+            "field": form.fields[field].label if field in form.fields else "",
+            "errors": " ".join(str(e) for e in errors)})
+
+
+@login_required
+@require_POST
+def tariff_account_new(request: HttpRequest) -> HttpResponse:
+    form = AccountForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    try:
+        account = tariff_account_add(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Account %(no)s registered.") % {"no": account.account_no})
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
+
+
+@login_required
+@require_POST
+def tariff_cycle_new(request: HttpRequest) -> HttpResponse:
+    form = CycleForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    try:
+        billing_cycle_add(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Billing cycle added."))
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
+
+
+@login_required
+@require_POST
+def tariff_import(request: HttpRequest) -> HttpResponse:
+    form = CycleImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    upload = form.cleaned_data["file"]
+    try:
+        result = cycles_import(actor=request.user, data=upload.read(MAX_IMPORT_BYTES + 1),
+                               file_name=upload.name or "upload.xlsx")
+        messages.success(request, _("%(a)d billing cycles added, %(u)d already registered.")
+                         % {"a": result.added, "u": result.unchanged})
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
 
 
 @login_required
