@@ -94,7 +94,8 @@ def tariff_account_add(*, actor: Any, case_reference: str, account_no: str, hold
                                    validate_constraints=False)
             except ValidationError as exc:
                 raise RegisterError("；".join(
-                    f"{TariffAccount._meta.get_field(f).verbose_name}：{' '.join(m)}"
+                    f"{getattr(TariffAccount._meta.get_field(f), 'verbose_name', f)}："
+                    f"{' '.join(m)}"
                     for f, m in exc.message_dict.items())) from None
             account.save()
             audit_record(actor=actor, action="tariff_account_add", obj=account, case=case,
