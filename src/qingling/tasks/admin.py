@@ -1,4 +1,7 @@
 from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.translation import gettext_lazy as _
 
 from qingling.tasks.models import SensitiveMark, TaskKind, TaskRule
 
@@ -10,9 +13,13 @@ class TaskRuleInline(admin.TabularInline):  # type: ignore[type-arg]
 
 @admin.register(TaskKind)
 class TaskKindAdmin(admin.ModelAdmin[TaskKind]):
-    list_display = ("name", "code", "department", "due_days", "mandatory", "is_active")
+    list_display = ("name", "code_shown", "department", "due_days", "mandatory", "is_active")
     list_filter = ("department", "mandatory", "is_active")
     inlines = [TaskRuleInline]
+
+    @admin.display(description=_("code"), ordering="code")
+    def code_shown(self, kind: TaskKind) -> SafeString:
+        return format_html("<code>{}</code>", kind.code)
 
 
 @admin.register(TaskRule)
