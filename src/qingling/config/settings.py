@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "qingling.cases",
     "qingling.intake",
     "qingling.tasks",
+    "qingling.makers",
     "qingling.supervision",
     "qingling.screening",
     "qingling.accounts",

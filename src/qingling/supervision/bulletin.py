@@ -127,6 +127,7 @@ ENERGY_HEADERS = ["县（市、区）", "核实场所", "新发现项目", "电�
 INTERVIEW_HEADERS = ["序号", "县（市、区）", "约谈对象", "事由", "状态"]
 OVERDUE_HEADERS = ["序号", "县（市、区）", "案件", "IP", "清零时限", "逾期周数", "状态"]
 TASK_HEADERS = ["成员单位", "本周到期", "按期办结", "逾期未办结", "未办结"]
+MAKER_HEADERS = ["县（市、区）", "涉矿生产设备有关企业", "整改到位", "整改到位率"]
 ENERGY_HEADERS = [*ENERGY_HEADERS[:3], "无估算场所", *ENERGY_HEADERS[3:]]
 DOUBLING_TEXT = {
     "high_stock": "存量项目居高不下、不降反升地区的挖矿能耗量加倍计算",
@@ -183,6 +184,11 @@ def task_rows(figures: dict[str, Any]) -> list[list[Any]]:
     if rows:
         rows.append(["合计", *(sum(r[i] for r in rows) for i in range(1, 5))])
     return rows
+
+
+def maker_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    return [[r["name"] or "全市", r["makers"], r["rectified"], _pct(r["rate"])]
+            for r in figures.get("makers", [])]
 
 
 def unit_of(e: Escalation) -> str:
@@ -382,6 +388,7 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
         "clearance": [{k: r[k] for k in ("code", "name", "on_time_rate", "key_received", "key_overdue")}
                       for r in f["counties"]],
         "task_rows": task_rows(f),
+        "maker_rows": maker_rows(f),
         # 项目清单 annex: a person's name masked as for any reader; frozen with the bulletin.
         "projects": [[str(v) if isinstance(v, Decimal) else v for v in r]
                      for r in shown_rows(f.get("projects", []), None)],
@@ -454,10 +461,15 @@ def build_docx(content: dict[str, Any], doc_number: str) -> bytes:
     _para(doc, "五、能耗双控与惩罚性电价", H1_FONT)
     _para(doc, t["energy"])
     _table(doc, "表5  挖矿能耗计入双控考核情况", ENERGY_HEADERS, content["energy_rows"])
+    members = bool(content.get("task_rows") or content.get("maker_rows"))
+    if members:
+        _para(doc, "六、成员单位任务及矿机生产企业整改情况", H1_FONT)
     if content.get("task_rows"):
-        _para(doc, "六、成员单位任务办理情况", H1_FONT)
         _table(doc, "表6  成员单位任务办理情况", TASK_HEADERS, content["task_rows"])
-    _para(doc, "七、下一步工作" if content.get("task_rows") else "六、下一步工作", H1_FONT)
+    if content.get("maker_rows"):
+        _table(doc, "表7  涉矿生产设备有关企业整改情况（目标100%）", MAKER_HEADERS,
+               content["maker_rows"])
+    _para(doc, "七、下一步工作" if members else "六、下一步工作", H1_FONT)
     _para(doc, t["next_steps"])
     _para(doc, "", indent=False)
     _para(doc, "附件：通报明细表（电子表格）", indent=True)
@@ -484,6 +496,7 @@ def build_annex(content: dict[str, Any]) -> bytes:
         ("表4 存量变化", STOCK_HEADERS, content["stock_rows"]),
         ("表5 能耗", ENERGY_HEADERS, content["energy_rows"]),
         ("表6 成员单位任务", TASK_HEADERS, content.get("task_rows", [])),
+        ("表7 矿机生产企业整改", MAKER_HEADERS, content.get("maker_rows", [])),
         ("项目清单", PROJECT_HEADERS, [
             [Decimal(v) if i in (7, 9, 10) and v else v for i, v in enumerate(r)]
             for r in content.get("projects", [])]),

@@ -34,6 +34,7 @@ from qingling.cases.identity import cutoff_of
 from qingling.cases.models import OPEN_STATES, Case, SiteVisit, State
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.geo.models import Division
+from qingling.makers.services import rectified_by_county
 from qingling.supervision import energy, tariff
 from qingling.supervision.models import (
     CountyWorkGroup,
@@ -271,6 +272,7 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
     seen = min(now, end)
     return {
         "department_tasks": department_table(start, end, now),
+        "makers": _makers(divisions),
         # 项目清单: one row per confirmed site, its energy the very figure counted above.
         "projects": project_rows(confirmed, sites, min(now, end)),
         # Overdue member-unit tasks at the close: their department's principal is proposed
@@ -298,6 +300,17 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
             "valid_from": rule.valid_from.isoformat(), "rule": rule.rule, "source": rule.source},
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
     }
+
+
+def _makers(divisions: list[Division]) -> list[dict[str, Any]]:
+    """涉矿生产设备有关企业整改到位 per county with makers (target 100%), then the city."""
+    per = rectified_by_county()
+    rows = [{"code": d.code, "name": d.name, **per[d.code]} for d in divisions if d.code in per]
+    if rows:
+        makers, done = sum(r["makers"] for r in rows), sum(r["rectified"] for r in rows)
+        rows.append({"code": settings.QINGLING_CITY_CODE, "name": "", "makers": makers,
+                     "rectified": done, "rate": _rate(done, makers)})
+    return rows
 
 
 def trend(weeks: int = 8, until: str | None = None) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ def scoped(figures: dict[str, Any], user: Any) -> dict[str, Any]:
     out["overdue_tasks"] = [t for t in figures.get("overdue_tasks", []) if t["county"] == code]
     # The member units' table counts every county's tasks: not a county's to read.
     out["department_tasks"] = []
+    out["makers"] = [r for r in figures.get("makers", []) if r["code"] == code]
     out["projects"] = [r for r in figures.get("projects", []) if r["county"] == code]
     out["escalations"] = [e for e in figures.get("escalations", []) if e["county"] == code]
     out["trend"] = [{**t, "counties": {k: v for k, v in t["counties"].items() if k == code}}

@@ -136,6 +136,8 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         "key_headers": bul.KEY_HEADERS, "key_rows": bul.key_rows(figures) if figures else [],
         "stock_headers": bul.STOCK_HEADERS, "stock_rows": bul.stock_rows(figures) if figures else [],
         "task_headers": bul.TASK_HEADERS, "task_rows": bul.task_rows(figures) if figures else [],
+        "maker_headers": bul.MAKER_HEADERS,
+        "maker_rows": bul.maker_rows(figures) if figures else [],
         "energy_headers": bul.ENERGY_HEADERS,
         "energy_rows": bul.energy_rows(figures) if figures else [],
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
