@@ -95,6 +95,9 @@ class DepartmentTask(models.Model):
                              default=TaskState.TODO, db_index=True)
     due_at = models.DateTimeField(_("due"), db_index=True)
     basis = models.CharField(_("why"), max_length=300, blank=True)  # the rule that made it
+    # "rule": the routing table made it (and withdraws it when the facts no longer call for
+    # it); "check": a match in an imported list made it (only a person withdraws that).
+    source = models.CharField(_("made by"), max_length=8, default="rule")
     outcome = models.TextField(_("outcome"), blank=True)
     institution = models.CharField(_("institution or measure"), max_length=200, blank=True)
     amount = models.DecimalField(_("amount (yuan)"), max_digits=16, decimal_places=2, null=True,
@@ -164,3 +167,59 @@ class TaskDigest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.department_id}"
+
+
+class CheckList(models.Model):
+    """A list the grid company or the DRC imports to be matched against confirmed mining
+    subjects: the power-market trading participants, or the enterprises receiving fiscal,
+    tax or land preferences."""
+
+    class Kind(models.TextChoices):
+        POWER_MARKET = "power_market", _("Power-market trading participants")
+        PREFERENCES = "preferences", _("Enterprises receiving fiscal, tax or land preferences")
+
+    kind = models.CharField(_("list"), max_length=16, choices=Kind.choices)
+    file_name = models.CharField(_("file name"), max_length=200)
+    digest = models.CharField(max_length=64, verbose_name=_("content digest"))
+    rows = models.PositiveIntegerField(_("rows"), default=0)
+    matched = models.PositiveIntegerField(_("matched"), default=0)
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                    related_name="+", verbose_name=_("imported by"))
+    imported_at = models.DateTimeField(_("imported"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-imported_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "digest"], name="check_list_once")]
+        verbose_name = _("check list")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.file_name}"
+
+
+class CheckRow(models.Model):
+    """One row of a check list and what it matched, by which rule."""
+
+    class Rule(models.TextChoices):
+        USCC = "uscc", _("same credit code")
+        NAME = "name", _("same name")
+        ADDRESS = "address", _("same address")
+        NONE = "", _("no match")
+
+    check_list = models.ForeignKey(CheckList, on_delete=models.CASCADE, related_name="entries",
+                                   verbose_name=_("check list"))
+    row_number = models.PositiveIntegerField(_("row"))
+    name = models.CharField(_("enterprise"), max_length=200, blank=True)
+    uscc = models.CharField(_("unified social credit code"), max_length=18, blank=True)
+    address = models.CharField(_("address"), max_length=300, blank=True)
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+", verbose_name=_("case"))
+    rule = models.CharField(_("rule"), max_length=8, choices=Rule.choices, blank=True)
+    tasks = models.ManyToManyField(DepartmentTask, blank=True, related_name="+",
+                                   verbose_name=_("department tasks"))
+
+    class Meta:
+        ordering = ["check_list", "row_number"]
+        verbose_name = _("check list row")
+
+    def __str__(self) -> str:
+        return f"{self.check_list_id}:{self.row_number}"

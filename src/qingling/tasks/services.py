@@ -111,7 +111,7 @@ def tasks_sync(case: Case, actor: Any, now: datetime) -> list[DepartmentTask]:
                            "due": task.due_at.isoformat(), "mandatory": kind.mandatory})
         made.append(task)
     for kind_id, task in existing.items():
-        if kind_id not in wanted and task.state == TaskState.TODO:
+        if kind_id not in wanted and task.state == TaskState.TODO and task.source == "rule":
             n = DepartmentTask.objects.filter(pk=task.pk, state=TaskState.TODO).update(
                 state=TaskState.CANCELLED, updated_at=now)
             if n == 1:

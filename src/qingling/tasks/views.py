@@ -8,11 +8,12 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from qingling.audit.services import audit_record
@@ -159,3 +160,57 @@ def case_sensitive(request: HttpRequest, case_id: int) -> HttpResponse:
     except TaskError as exc:
         messages.error(request, str(exc))
     return redirect("case_detail", case_id=case_id)
+
+
+@login_required
+def check_lists(request: HttpRequest) -> HttpResponse:
+    """The power-market and support lists: import (grid, DRC, city) and what they matched."""
+    from django import forms
+
+    from qingling.tasks.checks import CheckError, check_import, imports_checks
+    from qingling.tasks.models import CheckList
+
+    profile = profile_of(request.user)
+    if not (imports_checks(profile) or (profile is not None and profile.role == Role.LEADER)):
+        return render(request, "org/no_role.html", status=403)
+
+    class ImportForm(forms.Form):
+        kind = forms.ChoiceField(label=gettext_lazy("List"), choices=CheckList.Kind.choices)
+        file = forms.FileField(label=gettext_lazy("File (XLSX or CSV)"))
+
+    may_import = imports_checks(profile)
+    form = ImportForm(request.POST or None, request.FILES or None) if may_import else None
+    if request.method == "POST" and form is not None:
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                cl, made = check_import(actor=request.user, kind=form.cleaned_data["kind"],
+                                        data=upload.read(),
+                                        file_name=upload.name or "upload")
+                if made:
+                    messages.success(request, _("%(rows)d rows read, %(m)d matched a confirmed "
+                                                "mining subject.") % {"rows": cl.rows,
+                                                                      "m": cl.matched})
+                else:
+                    messages.info(request, _("This list was imported already; nothing "
+                                             "changed."))
+                return redirect("check_detail", list_id=cl.pk)
+            except CheckError as exc:
+                messages.error(request, str(exc))
+    return render(request, "tasks/checks.html", {
+        "form": form, "lists": CheckList.objects.select_related("imported_by")[:100]})
+
+
+@login_required
+def check_detail(request: HttpRequest, list_id: int) -> HttpResponse:
+    from qingling.tasks.checks import imports_checks
+    from qingling.tasks.models import CheckList
+
+    profile = profile_of(request.user)
+    if not (imports_checks(profile) or (profile is not None and profile.role == Role.LEADER)):
+        return render(request, "org/no_role.html", status=403)
+    cl = CheckList.objects.filter(pk=list_id).first()
+    if cl is None:
+        raise Http404
+    rows = cl.entries.select_related("case").prefetch_related("tasks__department")
+    return render(request, "tasks/check_detail.html", {"list": cl, "rows": rows})
