@@ -58,6 +58,9 @@ def test_after_the_demo_every_member_unit_has_tasks_and_the_project_list_matches
     assert psb and {t["department"] for t in psb} == {"psb"}
 
     close = WeeklyClose.objects.get()
+    # Two makers registered by the economy & IT bureau, one rectified.
+    assert {k: close.figures["makers"][-1][k] for k in ("makers", "rectified", "rate")} == {
+        "makers": 2, "rectified": 1, "rate": 0.5}
     out = tmp_path / "projects.xlsx"
     assert cli.main(["project-list", "--week", close.week, "--out", str(out)]) == 0
     rows = list(load_workbook(out).worksheets[0].iter_rows(values_only=True))

@@ -26,7 +26,7 @@ from qingling.org.models import SubjectType
 from qingling.org.services import user_provision
 from qingling.tasks.models import DepartmentTask, TaskRule, TaskState
 from qingling.tasks.services import TaskError, task_move, tasks_bulk_start
-from tests.conftest import COUNTY_A, PASSWORD, Personas, at
+from tests.conftest import COUNTY_A, PASSWORD, Personas, at, client_for
 from tests.test_uploads import png_bytes
 
 NOW = at("2026-11-23T10:00")
@@ -234,3 +234,18 @@ def test_each_department_gets_one_digest_a_day_of_its_own_tasks(people: Personas
         "两日内到期：1 项",
         f"  · {soon.reference} 南湖区 断电、执行惩罚性电价、禁止参与电力市场交易 11-24 18:00"]
     assert send_department_digests(at("2026-11-23T08:00").date(), at("2026-11-23T09:00")) == []
+
+
+def test_a_case_the_city_flags_sensitive_gets_public_opinion_notes(
+        people: Personas, task_routes: None) -> None:
+    from qingling.tasks.services import sensitive_mark
+
+    case = confirm(make_case("南湖区凤桥镇中学", SubjectType.SCHOOL, carrier="移动"), people)
+    assert "propaganda" not in kinds(case)
+    with pytest.raises(TaskError, match="Only the city"):
+        sensitive_mark(case_id=case.pk, actor=people.county_a, reason="媒体关注")
+    client_for(people.city).post(f"/tasks/case/{case.pk}/sensitive/", {"reason": "媒体关注"})
+    notes = DepartmentTask.objects.filter(case=case, department__code__in=("propaganda", "cac"))
+    assert sorted(notes.values_list("department__code", "mandatory")) == [
+        ("cac", False), ("propaganda", False)]
+    assert AuditEntry.objects.get(action="mark_sensitive").comment == "媒体关注"

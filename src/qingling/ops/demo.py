@@ -342,3 +342,29 @@ def demo_tariff_accounts(now: datetime, limit: int = 3) -> int:
                 account=acct, start=start,
                 defaults={"end": end, "kwh": visit.power_kw * 24 * days + 150})
     return made
+
+
+def demo_makers(now: datetime) -> int:
+    """Two mining-equipment makers the economy & IT bureau registered, one rectified."""
+    from qingling.makers.models import Maker
+    from qingling.makers.services import item_add, item_done, maker_add
+    from qingling.org.models import Profile, Role
+
+    eit = Profile.objects.filter(role=Role.DEPARTMENT, department__code="eit").first()
+    if eit is None or Maker.objects.exists():
+        return 0
+    g = CityGenerator(7)
+    made = 0
+    for i, (suffix, products) in enumerate((("电子科技有限公司", "矿机电源、散热风扇"),
+                                            ("机电设备有限公司", "矿机整机组装"))):
+        county = g.counties[i % len(g.counties)]
+        maker = maker_add(actor=eit.user, name=f"{g.city.short_name}{BIZ[i]}{suffix}",
+                          uscc=make_uscc(g.rng, county.code), county_code=county.code,
+                          products=products, now=now)
+        item = item_add(actor=eit.user, maker_id=maker.pk, description="停止矿机相关产品生产销售",
+                        due_on=(now + timedelta(days=14)).date(), now=now)
+        if i == 0:
+            item_done(actor=eit.user, item_id=item.pk, outcome="已停产并签订不再生产承诺书",
+                      upload=io.BytesIO(demo_photo()), upload_name="承诺书.png", now=now)
+        made += 1
+    return made

@@ -126,7 +126,7 @@ ENERGY_HEADERS = ["县（市、区）", "核实场所", "新发现项目", "电�
                   "折标准煤（吨）", "二氧化碳（吨）"]
 INTERVIEW_HEADERS = ["序号", "县（市、区）", "约谈对象", "事由", "状态"]
 OVERDUE_HEADERS = ["序号", "县（市、区）", "案件", "IP", "清零时限", "逾期周数", "状态"]
-TASK_HEADERS = ["成员单位", "本周到期", "按期办结", "逾期未办结", "未办结"]
+TASK_HEADERS = ["成员单位", "本周到期", "已办结", "逾期未办结", "未办结"]
 MAKER_HEADERS = ["县（市、区）", "涉矿生产设备有关企业", "整改到位", "整改到位率"]
 ENERGY_HEADERS = [*ENERGY_HEADERS[:3], "无估算场所", *ENERGY_HEADERS[3:]]
 DOUBLING_TEXT = {
