@@ -242,7 +242,8 @@ def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]
     pages += [(people.city, p) for p in (
         "/lists/", f"/lists/{batch.pk}/", "/lists/import/", f"/supervision/?week={week}",
         "/screening/", "/screening/subscribers/", "/warning-lists/", "/supervision/tariff/",
-        f"/supervision/projects/?week={week}", "/makers/", "/tasks/checks/")]
+        f"/supervision/projects/?week={week}", "/makers/", "/tasks/checks/",
+        "/tasks/kinds/")]
     pages += [(people.leader, f"/supervision/?week={week}"), (people.county_b, "/cases/"),
               (people.city, "/screening/subscribers/?triage=1")]
     pages += [(people.city, f"/screening/subscribers/{pk}/")

@@ -249,3 +249,21 @@ def test_a_case_the_city_flags_sensitive_gets_public_opinion_notes(
     assert sorted(notes.values_list("department__code", "mandatory")) == [
         ("cac", False), ("propaganda", False)]
     assert AuditEntry.objects.get(action="mark_sensitive").comment == "媒体关注"
+
+
+def test_the_city_edits_a_kinds_due_period_and_new_tasks_follow_it(
+        people: Personas, task_routes: None) -> None:
+    from qingling.tasks.models import TaskKind
+
+    grid = TaskKind.objects.get(code="grid_tariff")
+    r = client_for(people.county_a).post("/tasks/kinds/", {"kind": grid.pk, "due_days": "3",
+                                                           "mandatory": "1", "is_active": "1"})
+    assert r.status_code == 403
+    client_for(people.city).post("/tasks/kinds/", {"kind": grid.pk, "due_days": "3",
+                                                   "mandatory": "1", "is_active": "1"})
+    case = confirm(make_case("嘉兴恒达纺织有限公司", SubjectType.ENTERPRISE), people)
+    assert DepartmentTask.objects.get(case=case, kind=grid).due_at == at("2026-11-26T18:00")
+    entry = AuditEntry.objects.get(action="task_kind_update")
+    assert (entry.actor, entry.data["before"]["due_days"], entry.data["after"]["due_days"]) == (
+        people.city, 7, 3)
+    assert client_for(people.city).get("/tasks/kinds/").status_code == 200

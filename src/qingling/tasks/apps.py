@@ -33,5 +33,6 @@ class TasksConfig(AppConfig):
                      "task_request_waiver": _("Waiver requested for a department task"),
                      "task_approve_waiver": _("Department task waived"),
                      "task_reject_waiver": _("Waiver refused"),
-                     "mark_sensitive": _("Flagged as sensitive")},
+                     "mark_sensitive": _("Flagged as sensitive"),
+                     "task_kind_update": _("Task routing changed")},
             states={k: v for k, v in TaskState.choices if k != TaskState.DONE})

@@ -278,3 +278,29 @@ def sensitive_mark(*, case_id: int, actor: Any, reason: str,
                          comment=reason)
             tasks_sync(case, actor, now)
     return mark
+
+
+def task_kind_update(*, actor: Any, kind_id: int, due_days: int, mandatory: bool,
+                     is_active: bool, now: datetime | None = None) -> TaskKind:
+    """The city edits a task kind: its due period, whether it holds clearance, whether it
+    is made at all. Tasks already made keep their due date; audited with before and after."""
+    now = now or timezone.now()
+    profile = profile_of(actor)
+    if profile is None or profile.role != Role.CITY:
+        raise TaskError(_("Only the city coordinator edits the routing table."))
+    if not 1 <= due_days <= 365:
+        raise TaskError(_("The due period is 1 to 365 days."))
+    with transaction.atomic():
+        kind = TaskKind.objects.select_for_update().filter(pk=kind_id).first()
+        if kind is None:
+            raise TaskError(_("Unknown task kind."))
+        before = {"due_days": kind.due_days, "mandatory": kind.mandatory,
+                  "is_active": kind.is_active}
+        after = {"due_days": due_days, "mandatory": mandatory, "is_active": is_active}
+        if before == after:
+            return kind
+        TaskKind.objects.filter(pk=kind.pk).update(**after)
+        audit_record(actor=actor, action="task_kind_update", obj=kind, at=now,
+                     data={"code": kind.code, "before": before, "after": after})
+        kind.refresh_from_db()
+    return kind

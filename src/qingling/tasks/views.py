@@ -167,7 +167,7 @@ def check_lists(request: HttpRequest) -> HttpResponse:
     """The power-market and support lists: import (grid, DRC, city) and what they matched."""
     from django import forms
 
-    from qingling.tasks.checks import CheckError, check_import, imports_checks
+    from qingling.tasks.checks import MAX_BYTES, CheckError, check_import, imports_checks
     from qingling.tasks.models import CheckList
 
     profile = profile_of(request.user)
@@ -185,7 +185,7 @@ def check_lists(request: HttpRequest) -> HttpResponse:
             upload = form.cleaned_data["file"]
             try:
                 cl, made = check_import(actor=request.user, kind=form.cleaned_data["kind"],
-                                        data=upload.read(),
+                                        data=upload.read(MAX_BYTES + 1),
                                         file_name=upload.name or "upload")
                 if made:
                     messages.success(request, _("%(rows)d rows read, %(m)d matched a confirmed "
@@ -214,3 +214,31 @@ def check_detail(request: HttpRequest, list_id: int) -> HttpResponse:
         raise Http404
     rows = cl.entries.select_related("case").prefetch_related("tasks__department")
     return render(request, "tasks/check_detail.html", {"list": cl, "rows": rows})
+
+
+@login_required
+def task_kinds(request: HttpRequest) -> HttpResponse:
+    """The routing table as the city keeps it: each kind's due period, whether it holds
+    clearance, and the rules that make it."""
+    from qingling.tasks.models import TaskKind
+    from qingling.tasks.services import task_kind_update
+
+    profile = profile_of(request.user)
+    if profile is None or profile.role not in (Role.CITY, Role.LEADER):
+        return render(request, "org/no_role.html", status=403)
+    if request.method == "POST":
+        try:
+            days = int(request.POST.get("due_days", ""))
+        except ValueError:
+            days = 0
+        try:
+            kind = task_kind_update(actor=request.user, kind_id=int(request.POST.get("kind", 0)),
+                                    due_days=days, mandatory=request.POST.get("mandatory") == "1",
+                                    is_active=request.POST.get("is_active") == "1")
+            messages.success(request, _("Saved: %(kind)s") % {"kind": kind.name})
+        except (TaskError, ValueError) as exc:
+            messages.error(request, str(exc))
+        return redirect("task_kinds")
+    kinds = TaskKind.objects.select_related("department").prefetch_related("rules")
+    return render(request, "tasks/kinds.html", {"kinds": kinds,
+                                                "editable": profile.role == Role.CITY})
