@@ -212,6 +212,20 @@ def test_the_weekly_close_tables_tasks_by_department_and_proposes_the_late_units
     assert esc.basis == (f"1 项部门任务逾期未办结：{late.reference} 断电、执行惩罚性电价、禁止参与"
                          "电力市场交易（应于 2026-11-20 18:00 前办结，已逾期 1 周）")
     assert [e["department"] for e in close.figures["escalations"]] == ["grid"]
+    # Approved, it is announced in the bulletin, with the member units' table.
+    from datetime import date as day
+
+    from docx import Document
+
+    from qingling.supervision.bulletin import build_docx, content_for
+    from qingling.supervision.services import escalation_move
+
+    escalation_move(esc, "approve", people.city, at("2026-11-28T09:00"))
+    content = content_for(close, day(2026, 11, 30))
+    assert content["interviews"] == [[1, "市级成员单位", "国网嘉兴供电公司主要负责人", esc.basis, "Approved"]]
+    docx = Document(io.BytesIO(build_docx(content, "嘉挖专班〔2026〕1号")))
+    text = "\n".join(p.text for p in docx.paragraphs)
+    assert "六、成员单位任务及矿机生产企业整改情况" in text and "表6  成员单位任务办理情况" in text
 
 
 def test_each_department_gets_one_digest_a_day_of_its_own_tasks(people: Personas,
