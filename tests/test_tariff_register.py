@@ -115,3 +115,14 @@ def test_an_import_is_all_or_nothing_and_idempotent(people: Personas, grid: obje
     again = cycles_import(actor=grid, data=good, file_name="b.xlsx")
     assert (again.added, again.unchanged) == (0, 2)
     assert BillingCycle.objects.count() == 2
+
+
+def test_a_persons_account_holder_is_masked_on_the_case_page(people: Personas,
+                                                            grid: object) -> None:
+    home = confirm(make_case("张三丰", SubjectType.RESIDENTIAL), people)
+    tariff_account_add(actor=grid, case_reference=home.reference, account_no="3300099",
+                       holder="张三丰", address="嘉兴市南湖区凤桥镇工业路8号3幢101室",
+                       mining_from=date(2026, 11, 1))
+    page = client_for(people.city).get(f"/cases/{home.pk}/").content.decode()
+    assert "3300099" in page and "张**" in page
+    assert "张三丰" not in page and "3幢101室" not in page

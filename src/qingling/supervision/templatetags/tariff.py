@@ -8,6 +8,7 @@ from typing import Any
 
 from django import template
 
+from qingling.org.models import SubjectType
 from qingling.org.scope import mask_address, mask_name, profile_of
 from qingling.supervision import tariff
 from qingling.supervision.models import TariffAccount, TariffRate
@@ -28,9 +29,11 @@ def case_tariff(context: Any, case: Any) -> dict[str, Any]:
         cycles = list(a.cycles.all())
         charges = [tariff.surcharge(c.start, c.end, c.kwh, a.mining_from, a.mining_to,
                                     rates.get(a.province_code, [])) for c in cycles]
-        # On the case page the holder is masked like every other personal datum.
-        rows.append({"account": a, "holder": mask_name(a.holder),
-                     "address": mask_address(a.address),
+        # As for the case's own subject: a person's name and home are masked, a unit's
+        # are public facts.
+        person = case.subject_type in (SubjectType.RESIDENTIAL, SubjectType.UNKNOWN)
+        rows.append({"account": a, "holder": mask_name(a.holder) if person else a.holder,
+                     "address": mask_address(a.address) if person else a.address,
                      "cycles": list(zip(cycles, charges, strict=True)),
                      "yuan": sum((c.yuan for c in charges), Decimal(0))})
     return {"rows": rows, "case": case,
