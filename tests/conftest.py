@@ -64,6 +64,15 @@ def ref(db: None) -> None:
     rules_load()
 
 
+@pytest.fixture
+def task_routes(ref: None) -> None:
+    """The department-task routing table with its defaults (section 四). Other tests run
+    without it: a case then has no department tasks holding its clearance."""
+    from qingling.tasks.services import tasks_load
+
+    tasks_load()
+
+
 @dataclass
 class Personas:
     city: User

@@ -227,3 +227,75 @@ def test_a_list_with_a_bad_row_is_previewed_remapped_and_committed(
     assert "60.13.0.2" in page.text_content("#diff-reappeared")
     assert "60.13.0.3" in page.text_content("#diff-absent")
     assert Case.objects.get(ip_summary="60.13.0.9").subject_name == "丁公司"
+def test_the_grid_and_the_police_work_on_a_case_and_the_city_sees_both(
+        page: Any, live_server: Any, people: Personas, task_routes: None,
+        tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from qingling.cases.models import Case, State
+    from qingling.cases.services import case_transition, visit_record
+    from qingling.geo.models import Division
+    from qingling.org.services import user_provision
+    from qingling.supervision.services import reference_load
+    from tests.conftest import COUNTY_A
+
+    reference_load()
+    user_provision(username="grid", password=PASSWORD, role="department",
+                   department_code="grid", display_name="供电公司 王工")
+    case = Case.objects.create(subject_key="name:恒达", subject_name="嘉兴恒达纺织有限公司",
+                               subject_type="enterprise", carrier="电信",
+                               county=Division.objects.get(code=COUNTY_A),
+                               state=State.DISPATCHED)
+    now = timezone.now()
+    case_transition(case_id=case.pk, action="sign", actor=people.county_a)
+    case_transition(case_id=case.pk, action="start_verification", actor=people.verifier_a)
+    visit_record(case_id=case.pk, actor=people.verifier_a, visited_at=now, found_mining=True,
+                 behaviour="hijacked", machine_count=2, power_kw=Decimal("6.5"))
+    case_transition(case_id=case.pk, action="confirm", actor=people.verifier_a)
+    base = live_server.url
+    photo = tmp_path / "笔录.png"
+    photo.write_bytes(png_bytes())
+
+    login(page, base, "grid")
+    page.click("nav a[href='/supervision/tariff/']")
+    page.fill("#account-form [name=case_reference]", case.reference)
+    page.fill("#account-form [name=account_no]", "3304021234")
+    page.fill("#account-form [name=holder]", "嘉兴恒达纺织有限公司")
+    page.fill("#account-form [name=mining_from]", "2026-11-01")
+    page.click("#account-form button[type=submit]")
+    page.wait_for_load_state()
+    page.fill("#cycle-form [name=account_no]", "3304021234")
+    page.fill("#cycle-form [name=start]", "2026-11-01")
+    page.fill("#cycle-form [name=end]", "2026-11-30")
+    page.fill("#cycle-form [name=kwh]", "4680")
+    page.click("#cycle-form button[type=submit]")
+    page.wait_for_load_state()
+    assert page.locator("#table-tariff tbody tr", has_text="3304021234").count() == 1
+    shot(page, "grid-tariff-register")
+    logout(page)
+
+    login(page, base, people.dept.username)
+    page.click("nav a[href='/tasks/']")
+    page.click(f"#overdue a[href='/cases/{case.pk}/'], #due_soon a[href='/cases/{case.pk}/'], "
+               f"#open a[href='/cases/{case.pk}/']")
+    row = page.locator("[data-task=psb_control]")
+    assert row.get_attribute("data-task-state") == "todo"
+    form = page.locator("form[id$='-complete']")
+    form.locator("xpath=..").locator("summary").click()
+    form.locator("textarea[name=outcome]").fill("已清除木马程序，立案侦查")
+    form.locator("input[name=file]").set_input_files(str(photo))
+    form.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator("[data-task=psb_control]").get_attribute("data-task-state") == "done"
+    shot(page, "psb-task-done")
+    logout(page)
+
+    login(page, base, people.city.username)
+    page.goto(f"{base}/cases/{case.pk}/")
+    assert page.locator("[data-task=psb_control]").get_attribute("data-task-state") == "done"
+    assert "已清除木马程序，立案侦查" in str(page.text_content("#department-tasks"))
+    assert page.locator("#department-tasks a[data-task-evidence]").text_content() == "笔录.png"
+    tariff = str(page.text_content("#case-tariff"))
+    # The whole of November mined: 4,680 kWh × 0.50 yuan.
+    assert "3304021234" in tariff and "2340.00" in tariff
+    shot(page, "city-sees-tasks-and-tariff")

@@ -36,3 +36,43 @@ def test_the_demo_closes_last_week_and_writes_its_bulletin(db: None, settings: o
     # Running the demo again loads nothing twice and issues no second number.
     call_command("demo", stdout=io.StringIO())
     assert WeeklyClose.objects.count() == 1 and Bulletin.objects.count() == 1
+
+
+def test_after_the_demo_every_member_unit_has_tasks_and_the_project_list_matches_the_close(
+        db: None, settings: object, tmp_path: Path, capsys: object) -> None:
+    import json
+
+    from openpyxl import load_workbook
+
+    from qingling import cli
+
+    settings.QINGLING_HOME = tmp_path  # type: ignore[attr-defined]
+    call_command("demo", stdout=io.StringIO())
+    capsys.readouterr()  # type: ignore[attr-defined]
+    assert cli.main(["tasks", "--json"]) == 0
+    tasks = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert {"case", "department", "kind", "due", "state"} <= set(tasks[0])
+    assert len({t["department"] for t in tasks}) >= 6
+    assert cli.main(["tasks", "--json", "--department", "psb"]) == 0
+    psb = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
+    assert psb and {t["department"] for t in psb} == {"psb"}
+
+    close = WeeklyClose.objects.get()
+    # Two makers registered by the economy & IT bureau, one rectified.
+    assert {k: close.figures["makers"][-1][k] for k in ("makers", "rectified", "rate")} == {
+        "makers": 2, "rectified": 1, "rate": 0.5}
+    out = tmp_path / "projects.xlsx"
+    assert cli.main(["project-list", "--week", close.week, "--out", str(out)]) == 0
+    rows = list(load_workbook(out).worksheets[0].iter_rows(values_only=True))
+    header = list(rows[0])
+    assert {"所属企业", "规模", "算力", "耗电量", "状态"} <= set(header)
+    kwh_of = {r[header.index("案件")]: r[header.index("耗电量")] for r in rows[1:]}
+    sites = close.figures["sites"]
+    # One row per confirmed site, each with the energy the close counted for it.
+    assert len(rows) - 1 == len(sites)
+    assert {f"QL{s['case']:07d}": Decimal(s["kwh"]) for s in sites if s["basis"] != "none"} == {
+        ref: Decimal(str(v)) for ref, v in kwh_of.items() if v not in (None, "")}
+    assert sum(Decimal(str(v)) for v in kwh_of.values() if v) == Decimal(close.figures["city"]["kwh"])
+    # The demo's machines are Antminer S19s: 95 TH/s each.
+    scale = header.index("规模")
+    assert all(Decimal(str(r[header.index("算力")])) == 95 * r[scale] for r in rows[1:] if r[scale])

@@ -89,7 +89,7 @@ def test_the_prose_finder_finds_english_and_allows_codes() -> None:
 
 
 @pytest.fixture
-def world(people: Personas, settings: object, tmp_path: Path) -> dict[str, object]:
+def world(people: Personas, task_routes: None, settings: object, tmp_path: Path) -> dict[str, object]:
     """A week of work: a key list with a rejected row, subscribers (two needing triage) and
     the list's addresses resolved to them, a visit with a photo, a network screening, the
     weekly close with an approved escalation about a school, a warning-list entry."""
@@ -178,7 +178,7 @@ def _screened_case(tmp_path: Path) -> Case:
 def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]:
     week = world["week"]
     cases = [world["listed"], world["visited"], world["network"], world["school"]]
-    common = ["/dashboard/", "/inbox/", "/cases/"]
+    common = ["/dashboard/", "/inbox/", "/cases/", "/tasks/"]
     pages: list[tuple[User, str]] = []
     for who in (people.city, people.county_a, people.verifier_a, people.dept, people.leader):
         pages += [(who, p) for p in common]
@@ -187,7 +187,9 @@ def _pages(world: dict[str, object], people: Personas) -> list[tuple[User, str]]
     batch = Case.objects.get(pk=world["listed"].pk).appearances.first().batch  # type: ignore[attr-defined]
     pages += [(people.city, p) for p in (
         "/lists/", f"/lists/{batch.pk}/", "/lists/import/", f"/supervision/?week={week}",
-        "/screening/", "/screening/subscribers/", "/warning-lists/", "/supervision/tariff/")]
+        "/screening/", "/screening/subscribers/", "/warning-lists/", "/supervision/tariff/",
+        f"/supervision/projects/?week={week}", "/makers/", "/tasks/checks/",
+        "/tasks/kinds/")]
     pages += [(people.leader, f"/supervision/?week={week}"), (people.county_b, "/cases/"),
               (people.city, "/screening/subscribers/?triage=1")]
     pages += [(people.city, f"/screening/subscribers/{pk}/")

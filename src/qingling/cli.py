@@ -20,6 +20,8 @@ COMMANDS = {
     "digest": "Make (and e-mail) one daily reminder per county: `digest [--date D]`.",
     "weekly-close": "Freeze a week's figures and propose escalations: `--week 2026-W48`.",
     "bulletin": "Write a closed week's bulletin (.docx, .xlsx, PDF): `--week W --out DIR`.",
+    "tasks": "List department tasks: `tasks [--json] [--department CODE] [--state S]`.",
+    "project-list": "Write the project list (项目清单) of a week: `--week W --out FILE.xlsx`.",
     "detect": "Run a detection engine: `detect network INPUT... --out FILE`.",
     "synth": "Write synthetic data: `synth flows|meters|carrier …`.",
     "resolve": "Resolve IP observations to subscriber accounts: `resolve --observations F "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from qingling.cases.hooks import facts_changed
 from qingling.cases.models import Behaviour, Case, ClassificationRule, Grade
 from qingling.org.models import RoutingRule, SubjectType
 
@@ -199,4 +200,5 @@ def case_reclassify(case: Case, *, cause: str, actor: Any, now: datetime,
                        "after": {k: str(v) for k, v in changes.items()},
                        "co_departments": sorted(route.co_ids), "rules": cls.matched,
                        **(cause_data or {})})
+    facts_changed(case, actor, now)
     return True

@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from qingling.audit.services import audit_record
 from qingling.cases.classify import case_reclassify
+from qingling.cases.hooks import clearance_blockers, facts_changed
 from qingling.cases.identity import case_keys, evidence_seen, keys_record, reopen_due
 from qingling.cases.models import Behaviour, Case, Evidence, Grade, SiteVisit, State
 from qingling.cases.scope import visible_cases
@@ -138,6 +139,9 @@ def transition_refusal(case: Case, profile: Profile | None, t: Transition, *,
             pk=county_id, level=Division.Level.COUNTY).exists()
         if not known and case.county_id is None:
             return _("Choose the county to dispatch to.")
+    if t.target == State.CLEARED and (blockers := clearance_blockers(case)):
+        return (_("“%(action)s” is not possible yet: %(reasons)s")
+                % {"action": t.label, "reasons": "；".join(blockers)})
     return None
 
 
@@ -196,6 +200,9 @@ def case_transition(
             at=now,
         )
         case.refresh_from_db()
+        if t.target == State.CONFIRMED:
+            # Mining confirmed: the member units now have work on it (department tasks).
+            facts_changed(case, actor, now)
     return case
 
 

@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "qingling.org",
     "qingling.cases",
     "qingling.intake",
+    "qingling.tasks",
+    "qingling.makers",
     "qingling.supervision",
     "qingling.screening",
     "qingling.accounts",

@@ -11,4 +11,6 @@ urlpatterns = [
     path("supervision/", include("qingling.supervision.urls")),
     path("screening/", include("qingling.screening.urls")),
     path("jobs/", include("qingling.jobs.urls")),
+    path("tasks/", include("qingling.tasks.urls")),
+    path("makers/", include("qingling.makers.urls")),
 ]

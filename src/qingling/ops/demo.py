@@ -227,6 +227,15 @@ DEMO_USERS = [
     ("pinghu", "county", "330482", None, "平湖市 整治办"),
     ("tongxiang", "county", "330483", None, "桐乡市 整治办"),
     ("nanhu-verifier", "verifier", "330402", None, "南湖区 核查员"),
+    # The other member units of the work group (section 四), each with its own tasks.
+    *[(code, "department", None, code, f"{name} 联络员") for code, name in (
+        ("grid", "国网嘉兴供电公司"), ("finance", "市财政局"), ("tax", "市税务局"),
+        ("finoffice", "市金融办"), ("pboc", "人行嘉兴市中心支行"), ("cbirc", "嘉兴银保监分局"),
+        ("amr", "市市场监管局"), ("eit", "市经信局"), ("education", "市教育局"),
+        ("culture", "市文化广电旅游局"), ("sasac", "市国资委"), ("discipline", "市纪委监委"),
+        ("gov_office", "市机关事务管理局"), ("health", "市卫生健康委"),
+        ("telecom", "电信嘉兴市分公司"), ("mobile", "中国移动嘉兴分公司"),
+        ("unicom", "联通嘉兴市分公司"), ("propaganda", "市委宣传部"), ("cac", "市委网信办"))],
 ]
 
 
@@ -249,7 +258,10 @@ def walk_case(case_id: int, until: str, at: datetime, now: datetime) -> None:
         at = min(at + timedelta(hours=2), now)
         if step == "visit":
             machines = random.Random(case_id).randint(1, 12)
+            # A school's machines are usually a trojan's (被控): the police trace it.
+            hijacked = case.subject_type == "school"
             visit_record(case_id=case_id, actor=officer.user, visited_at=at, found_mining=True,
+                         behaviour="hijacked" if hijacked else "",
                          machine_count=machines, machine_model="Antminer S19",
                          power_kw=Decimal("3.25") * machines,
                          machines_seized=1, power_cut=True, notes="现场发现矿机，已断电扣押。")
@@ -257,8 +269,28 @@ def walk_case(case_id: int, until: str, at: datetime, now: datetime) -> None:
             evidence_add(case_id=case_id, actor=officer.user, stream=io.BytesIO(demo_photo()),
                          original_name="现场照片.png", caption="断电后的矿机")
         else:
+            if step == "clear":
+                demo_finish_tasks(case_id, at)
             actor = city.user if step == "clear" else officer.user
             case_transition(case_id=case_id, action=step, actor=actor, now=at)
+
+
+def demo_finish_tasks(case_id: int, at: datetime) -> None:
+    """Each member unit finishes its mandatory tasks on a case about to be cleared, as its
+    officer would: an outcome and a document."""
+    from qingling.org.models import Profile, Role
+    from qingling.tasks.models import OPEN_TASK_STATES, DepartmentTask
+    from qingling.tasks.services import task_move
+
+    for task in DepartmentTask.objects.filter(case_id=case_id, mandatory=True,
+                                              state__in=OPEN_TASK_STATES):
+        officer = Profile.objects.filter(role=Role.DEPARTMENT, department_id=task.department_id,
+                                         county__isnull=True).first()
+        if officer is None:
+            continue
+        task_move(task_id=task.pk, move="complete", actor=officer.user, now=at,
+                  outcome=f"{task.kind.name}：已办结（演示）", upload=io.BytesIO(demo_photo()),
+                  upload_name="办结材料.png")
 
 
 def demo_walk(week: IsoWeek, now: datetime, *, share: float, clear_every: int) -> int:
@@ -309,4 +341,30 @@ def demo_tariff_accounts(now: datetime, limit: int = 3) -> int:
             BillingCycle.objects.get_or_create(
                 account=acct, start=start,
                 defaults={"end": end, "kwh": visit.power_kw * 24 * days + 150})
+    return made
+
+
+def demo_makers(now: datetime) -> int:
+    """Two mining-equipment makers the economy & IT bureau registered, one rectified."""
+    from qingling.makers.models import Maker
+    from qingling.makers.services import item_add, item_done, maker_add
+    from qingling.org.models import Profile, Role
+
+    eit = Profile.objects.filter(role=Role.DEPARTMENT, department__code="eit").first()
+    if eit is None or Maker.objects.exists():
+        return 0
+    g = CityGenerator(7)
+    made = 0
+    for i, (suffix, products) in enumerate((("电子科技有限公司", "矿机电源、散热风扇"),
+                                            ("机电设备有限公司", "矿机整机组装"))):
+        county = g.counties[i % len(g.counties)]
+        maker = maker_add(actor=eit.user, name=f"{g.city.short_name}{BIZ[i]}{suffix}",
+                          uscc=make_uscc(g.rng, county.code), county_code=county.code,
+                          products=products, now=now)
+        item = item_add(actor=eit.user, maker_id=maker.pk, description="停止矿机相关产品生产销售",
+                        due_on=(now + timedelta(days=14)).date(), now=now)
+        if i == 0:
+            item_done(actor=eit.user, item_id=item.pk, outcome="已停产并签订不再生产承诺书",
+                      upload=io.BytesIO(demo_photo()), upload_name="承诺书.png", now=now)
+        made += 1
     return made

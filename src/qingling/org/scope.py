@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -22,6 +23,19 @@ def profile_of(user: Any) -> Profile | None:
     return profile
 
 
+# A department also sees the cases it was given work on by a higher floor (its department
+# tasks): that floor adds the filter here from its app's ready(), so this module needs no
+# import of it.
+DepartmentScope = Callable[[Profile], Q]
+_department_scopes: list[DepartmentScope] = []
+
+
+def department_scope_extend(extra: DepartmentScope) -> DepartmentScope:
+    if extra not in _department_scopes:
+        _department_scopes.append(extra)
+    return extra
+
+
 def case_scope(profile: Profile | None) -> Q | None:
     """The cases a profile may see, as a filter; None means none at all."""
     if profile is None:
@@ -34,6 +48,8 @@ def case_scope(profile: Profile | None) -> Q | None:
         return Q(county=profile.county)
     if profile.role == Role.DEPARTMENT:
         q = Q(lead_department=profile.department) | Q(co_departments=profile.department)
+        for extra in _department_scopes:
+            q |= extra(profile)
         if profile.county_id:
             q &= Q(county=profile.county)
         return q

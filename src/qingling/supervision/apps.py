@@ -15,5 +15,7 @@ class SupervisionConfig(AppConfig):
         labels_register(
             actions={"escalation_approve": _("Escalation approved"),
                      "escalation_dismiss": _("Escalation dismissed"),
-                     "escalation_done": _("Escalation done")},
+                     "escalation_done": _("Escalation done"),
+                     "tariff_account_add": _("Electricity account registered"),
+                     "billing_cycle_add": _("Billing cycle added")},
             states=dict(Escalation.Status.choices))

@@ -38,6 +38,8 @@ from qingling.common.xlsx import build_workbook
 from qingling.supervision import charts
 from qingling.supervision import figures as fig
 from qingling.supervision.models import Bulletin, Escalation, TextTemplate, WeeklyClose
+from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
+from qingling.supervision.projects import shown_rows
 from qingling.supervision.services import next_document_number
 
 # GB/T 9704-2012: A4; top 37 mm, binding (left) 28 mm; text block 156 × 225 mm;
@@ -124,6 +126,8 @@ ENERGY_HEADERS = ["县（市、区）", "核实场所", "新发现项目", "电�
                   "折标准煤（吨）", "二氧化碳（吨）"]
 INTERVIEW_HEADERS = ["序号", "县（市、区）", "约谈对象", "事由", "状态"]
 OVERDUE_HEADERS = ["序号", "县（市、区）", "案件", "IP", "清零时限", "逾期周数", "状态"]
+TASK_HEADERS = ["成员单位", "本周到期", "已办结", "逾期未办结", "未办结"]
+MAKER_HEADERS = ["县（市、区）", "涉矿生产设备有关企业", "整改到位", "整改到位率"]
 ENERGY_HEADERS = [*ENERGY_HEADERS[:3], "无估算场所", *ENERGY_HEADERS[3:]]
 DOUBLING_TEXT = {
     "high_stock": "存量项目居高不下、不降反升地区的挖矿能耗量加倍计算",
@@ -171,6 +175,25 @@ def overdue_rows(figures: dict[str, Any]) -> list[list[Any]]:
     return [[n + 1, names.get(i["county"]) or "未定位", i["ref"], i["ip"], i["due_local"],
              i["weeks_overdue"] or "本周", str(states.get(i["state"], i["state"]))]
             for n, i in enumerate(figures["overdue_items"])]
+
+
+def task_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    """Member units' tasks: due in the week, done by the close, overdue (any week), open."""
+    rows = [[r["name"], r["due"], r["done"], r["overdue"], r["open"]]
+            for r in figures.get("department_tasks", [])]
+    if rows:
+        rows.append(["合计", *(sum(r[i] for r in rows) for i in range(1, 5))])
+    return rows
+
+
+def maker_rows(figures: dict[str, Any]) -> list[list[Any]]:
+    return [[r["name"] or "全市", r["makers"], r["rectified"], _pct(r["rate"])]
+            for r in figures.get("makers", [])]
+
+
+def unit_of(e: Escalation) -> str:
+    """Where an escalation's subject sits: its county, or the city for a member unit."""
+    return e.county.name if e.county else "市级成员单位"
 
 
 DECIDED = (Escalation.Status.APPROVED, Escalation.Status.DONE)
@@ -334,10 +357,10 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
     f = close.figures
     week = IsoWeek.parse(close.week)
     decided = decided_escalations(close.week)
-    interviews = [[n + 1, e.county.name, e.subject, e.basis, str(e.get_status_display())]
+    interviews = [[n + 1, unit_of(e), e.subject, e.basis, str(e.get_status_display())]
                   for n, e in enumerate(x for x in decided
                                         if x.kind == Escalation.Kind.INTERVIEW)]
-    notices = "、".join(dict.fromkeys(e.county.name for e in decided
+    notices = "、".join(dict.fromkeys(unit_of(e) for e in decided
                                       if e.kind == Escalation.Kind.CITY_NOTICE))
     nxt = fig.cutoff_of(week.shift(1)).astimezone(SHANGHAI)
     doubling = f.get("doubling") or {}
@@ -364,7 +387,12 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
         "names": {r["code"]: r["name"] for r in f["counties"] if r["name"]},
         "clearance": [{k: r[k] for k in ("code", "name", "on_time_rate", "key_received", "key_overdue")}
                       for r in f["counties"]],
-        "escalations": [[str(e.get_kind_display()), e.county.name, e.subject, e.basis,
+        "task_rows": task_rows(f),
+        "maker_rows": maker_rows(f),
+        # 项目清单 annex: a person's name masked as for any reader; frozen with the bulletin.
+        "projects": [[str(v) if isinstance(v, Decimal) else v for v in r]
+                     for r in shown_rows(f.get("projects", []), None)],
+        "escalations": [[str(e.get_kind_display()), unit_of(e), e.subject, e.basis,
                          str(e.get_status_display()),
                          e.scheduled_on.isoformat() if e.scheduled_on else "", e.outcome]
                         for e in decided],
@@ -433,7 +461,15 @@ def build_docx(content: dict[str, Any], doc_number: str) -> bytes:
     _para(doc, "五、能耗双控与惩罚性电价", H1_FONT)
     _para(doc, t["energy"])
     _table(doc, "表5  挖矿能耗计入双控考核情况", ENERGY_HEADERS, content["energy_rows"])
-    _para(doc, "六、下一步工作", H1_FONT)
+    members = bool(content.get("task_rows") or content.get("maker_rows"))
+    if members:
+        _para(doc, "六、成员单位任务及矿机生产企业整改情况", H1_FONT)
+    if content.get("task_rows"):
+        _table(doc, "表6  成员单位任务办理情况", TASK_HEADERS, content["task_rows"])
+    if content.get("maker_rows"):
+        _table(doc, "表7  涉矿生产设备有关企业整改情况（目标100%）", MAKER_HEADERS,
+               content["maker_rows"])
+    _para(doc, "七、下一步工作" if members else "六、下一步工作", H1_FONT)
     _para(doc, t["next_steps"])
     _para(doc, "", indent=False)
     _para(doc, "附件：通报明细表（电子表格）", indent=True)
@@ -459,6 +495,11 @@ def build_annex(content: dict[str, Any]) -> bytes:
          content["escalations"]),
         ("表4 存量变化", STOCK_HEADERS, content["stock_rows"]),
         ("表5 能耗", ENERGY_HEADERS, content["energy_rows"]),
+        ("表6 成员单位任务", TASK_HEADERS, content.get("task_rows", [])),
+        ("表7 矿机生产企业整改", MAKER_HEADERS, content.get("maker_rows", [])),
+        ("项目清单", PROJECT_HEADERS, [
+            [Decimal(v) if i in (7, 9, 10) and v else v for i, v in enumerate(r)]
+            for r in content.get("projects", [])]),
         ("能耗明细", ["案件", "县（市、区）代码", "依据", "起算时间", "截止时间", "电量（千瓦时）",
                   "新发现项目", "加倍计算", "计入考核电量（千瓦时）"], sites),
     ])

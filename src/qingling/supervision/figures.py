@@ -34,6 +34,7 @@ from qingling.cases.identity import cutoff_of
 from qingling.cases.models import OPEN_STATES, Case, SiteVisit, State
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.geo.models import Division
+from qingling.makers.services import rectified_by_county
 from qingling.supervision import energy, tariff
 from qingling.supervision.models import (
     CountyWorkGroup,
@@ -42,6 +43,8 @@ from qingling.supervision.models import (
     TariffAccount,
     WeeklyClose,
 )
+from qingling.supervision.projects import project_rows
+from qingling.tasks.selectors import department_table, overdue_tasks
 
 __all__ = ["compute", "counties", "cutoff_of", "site_energy", "trend"]
 
@@ -219,7 +222,7 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
 
     rule = energy.rule_on(doubling_rules(), cutoff.date())
     confirmed = list(Case.objects.filter(state__in=CONFIRMED_STATES, created_at__lte=now)
-                     .select_related("county").order_by("county__code", "id"))
+                     .select_related("county", "township").order_by("county__code", "id"))
     sites = site_energy(confirmed, min(now, end), rule, named, week.year)
     kw_by: dict[str, Decimal] = defaultdict(Decimal)
     kw_rows = (SiteVisit.objects.filter(case__state__in=CONFIRMED_STATES, found_mining=True,
@@ -266,7 +269,21 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
         "running_kw": str(sum((Decimal(r["running_kw"]) for r in rows), Decimal(0))),
         **energy_fields(e_total),
     })
+    seen = min(now, end)
     return {
+        "department_tasks": department_table(start, end, now),
+        "makers": _makers(divisions),
+        # 项目清单: one row per confirmed site, its energy the very figure counted above.
+        "projects": project_rows(confirmed, sites, min(now, end)),
+        # Overdue member-unit tasks at the close: their department's principal is proposed
+        # for 约谈. Cases by reference only; no personal data enters the frozen figures.
+        "overdue_tasks": [{
+            "task": t.pk, "case": t.case_id, "ref": t.case.reference,
+            "county": t.case.county.code if t.case.county else "",
+            "department": t.department.code, "department_name": t.department.name,
+            "kind": t.kind.name, "due_local": local(t.due_at),
+            "weeks_overdue": weeks_between(IsoWeek.of(t.due_at), week)}
+            for t in overdue_tasks(seen)],
         "week": str(week), "start": start.isoformat(), "cutoff": cutoff.isoformat(),
         "cutoff_local": local(cutoff), "computed_at": now.isoformat(), "counties": rows,
         "city": city, "overdue_items": overdue_items,
@@ -283,6 +300,17 @@ def compute(week: IsoWeek, now: datetime) -> dict[str, Any]:
             "valid_from": rule.valid_from.isoformat(), "rule": rule.rule, "source": rule.source},
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
     }
+
+
+def _makers(divisions: list[Division]) -> list[dict[str, Any]]:
+    """涉矿生产设备有关企业整改到位 per county with makers (target 100%), then the city."""
+    per = rectified_by_county()
+    rows = [{"code": d.code, "name": d.name, **per[d.code]} for d in divisions if d.code in per]
+    if rows:
+        makers, done = sum(r["makers"] for r in rows), sum(r["rectified"] for r in rows)
+        rows.append({"code": settings.QINGLING_CITY_CODE, "name": "", "makers": makers,
+                     "rectified": done, "rate": _rate(done, makers)})
+    return rows
 
 
 def trend(weeks: int = 8, until: str | None = None) -> list[dict[str, Any]]:

@@ -52,8 +52,9 @@ class Escalation(models.Model):
     key = models.CharField(max_length=80, unique=True, verbose_name=_("key"))
     week = models.CharField(_("week"), max_length=8, db_index=True)
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    county = models.ForeignKey(Division, on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("county"))
+    # None for a city-level member unit's principal (a department's overdue tasks).
+    county = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,
+                               related_name="+", verbose_name=_("county"))
     case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT,
                              related_name="escalations", verbose_name=_("case"))
     department = models.ForeignKey(Department, null=True, blank=True, on_delete=models.PROTECT,
@@ -271,3 +272,24 @@ class Digest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.county_id}"
+
+
+class MachineModel(models.Model):
+    """A mining machine model as found on site: its hash rate and rated power, so that a
+    site's 算力 is estimated from the models its visit recorded (项目清单)."""
+
+    name = models.CharField(_("model"), max_length=80, unique=True)
+    # Other spellings seen on site records (蚂蚁S19, S19), separated by "|".
+    aliases = models.CharField(_("aliases"), max_length=300, blank=True)
+    algorithm = models.CharField(_("algorithm"), max_length=20, blank=True)
+    hashrate = models.DecimalField(_("hash rate per machine"), max_digits=12, decimal_places=3)
+    unit = models.CharField(_("hash rate unit"), max_length=8, default="TH/s")
+    kw = models.DecimalField(_("rated power (kW)"), max_digits=8, decimal_places=3)
+    source = models.CharField(_("source"), max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("mining machine model")
+
+    def __str__(self) -> str:
+        return self.name

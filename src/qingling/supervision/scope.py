@@ -37,6 +37,11 @@ def scoped(figures: dict[str, Any], user: Any) -> dict[str, Any]:
     out["counties"] = [r for r in figures["counties"] if r["code"] == code]
     out["overdue_items"] = [i for i in figures["overdue_items"] if i["county"] == code]
     out["sites"] = [s for s in figures["sites"] if s["county"] == code]
+    out["overdue_tasks"] = [t for t in figures.get("overdue_tasks", []) if t["county"] == code]
+    # The member units' table counts every county's tasks: not a county's to read.
+    out["department_tasks"] = []
+    out["makers"] = [r for r in figures.get("makers", []) if r["code"] == code]
+    out["projects"] = [r for r in figures.get("projects", []) if r["county"] == code]
     out["escalations"] = [e for e in figures.get("escalations", []) if e["county"] == code]
     out["trend"] = [{**t, "counties": {k: v for k, v in t["counties"].items() if k == code}}
                     for t in figures.get("trend", [])]

@@ -20,6 +20,7 @@ from qingling.audit.services import audit_record
 from qingling.cases.models import Case
 from qingling.common.weeks import IsoWeek
 from qingling.geo.models import Division
+from qingling.org.models import Department
 from qingling.supervision import figures as fig
 from qingling.supervision.models import (
     CountyWorkGroup,
@@ -27,6 +28,7 @@ from qingling.supervision.models import (
     DoublingRule,
     EnergyFactor,
     Escalation,
+    MachineModel,
     TariffRate,
     WeeklyClose,
 )
@@ -41,7 +43,14 @@ class CloseError(Exception):
 def reference_load() -> dict[str, int]:
     """Dated energy coefficients, doubling rules and surcharge rates (idempotent: existing dates are kept,
     so an administrator's corrections survive `qingling init`)."""
-    added = {"factors": 0, "rates": 0, "doubling": 0}
+    added = {"factors": 0, "rates": 0, "doubling": 0, "machines": 0}
+    with open(DATA_DIR / "machine_models.csv", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            _, made = MachineModel.objects.get_or_create(name=row["name"], defaults={
+                "aliases": row["aliases"], "algorithm": row["algorithm"],
+                "hashrate": Decimal(row["hashrate"]), "unit": row["unit"],
+                "kw": Decimal(row["kw"]), "source": row["source"]})
+            added["machines"] += made
     with open(DATA_DIR / "doubling_rules.csv", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             _, made = DoublingRule.objects.get_or_create(
@@ -158,6 +167,20 @@ def propose_escalations(close: WeeklyClose) -> int:
         basis = f"本单位 {len(items)} 项重点名单事项逾期未清零：{_item_line(items)}"
         made += _propose(week, Escalation.Kind.INTERVIEW, county, f"unit:{tag}", None,
                          f"{unit}主要负责人", basis, items)
+    by_department: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for t in close.figures.get("overdue_tasks", []):
+        by_department[t["department"]].append(t)
+    departments = {d.code: d for d in Department.objects.filter(code__in=by_department)}
+    for code, tasks in sorted(by_department.items()):
+        dept = departments[code]
+        lines = "；".join(f"{t['ref']} {t['kind']}（应于 {t['due_local']} 前办结"
+                         + (f"，已逾期 {t['weeks_overdue']} 周" if t["weeks_overdue"] else "")
+                         + "）" for t in tasks)
+        made += _propose(week, Escalation.Kind.INTERVIEW, None, f"dept:{code}", dept.pk,
+                         f"{dept.name}主要负责人", f"{len(tasks)} 项部门任务逾期未办结：{lines}",
+                         [{"case": t["case"], "ref": t["ref"], "ip": "",
+                           "due_local": t["due_local"], "weeks_overdue": t["weeks_overdue"]}
+                          for t in tasks])
     for row in close.figures["counties"]:
         named = counties.get(row["code"])
         if named is None or not (row["stock_rose"] or row["stock_high"]):
@@ -174,9 +197,10 @@ def propose_escalations(close: WeeklyClose) -> int:
     return made
 
 
-def _propose(week: str, kind: str, county: Division, cause: str, department_id: int | None,
-             subject: str, basis: str, items: list[dict[str, Any]] | None = None) -> int:
-    key = f"{week}:{kind}:{county.code}:{cause}"
+def _propose(week: str, kind: str, county: Division | None, cause: str,
+             department_id: int | None, subject: str, basis: str,
+             items: list[dict[str, Any]] | None = None) -> int:
+    key = f"{week}:{kind}:{county.code if county else 'city'}:{cause}"
     first = items[0]["case"] if items and len(items) == 1 else None
     _, made = Escalation.objects.get_or_create(
         key=key, defaults={"week": week, "kind": kind, "county": county, "case_id": first,
@@ -188,9 +212,10 @@ def _propose(week: str, kind: str, county: Division, cause: str, department_id: 
 
 def escalation_snapshot(week: str) -> list[dict[str, Any]]:
     """The escalations a final close proposed, as they were proposed (frozen with it)."""
-    return [{"kind": e.kind, "county": e.county.code, "subject": e.subject, "basis": e.basis,
-             "items": e.items}
-            for e in Escalation.objects.filter(week=week).select_related("county")
+    return [{"kind": e.kind, "county": e.county.code if e.county else "",
+             "department": e.department.code if e.department else "", "subject": e.subject,
+             "basis": e.basis, "items": e.items}
+            for e in Escalation.objects.filter(week=week).select_related("county", "department")
             .order_by("county__code", "kind", "id")]
 
 

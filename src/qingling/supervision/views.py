@@ -33,6 +33,7 @@ from qingling.supervision import figures as fig
 from qingling.supervision import tariff
 from qingling.supervision.bulletin import bulletin_dir
 from qingling.supervision.chartdata import chart_data
+from qingling.supervision.forms_register import AccountForm, CycleForm, CycleImportForm
 from qingling.supervision.models import (
     Bulletin,
     Digest,
@@ -40,6 +41,16 @@ from qingling.supervision.models import (
     TariffAccount,
     TariffRate,
     WeeklyClose,
+)
+from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
+from qingling.supervision.projects import projects_xlsx, shown_rows, week_projects
+from qingling.supervision.register import (
+    MAX_IMPORT_BYTES,
+    RegisterError,
+    billing_cycle_add,
+    cycles_import,
+    keeps_register,
+    tariff_account_add,
 )
 from qingling.supervision.scope import county_code, may_read, scoped
 from qingling.supervision.services import (
@@ -94,7 +105,8 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
     code = county_code(profile)
     escalations = Escalation.objects.none()
     if close is not None:
-        escalations = Escalation.objects.filter(week=close.week).select_related("county", "case")
+        escalations = Escalation.objects.filter(week=close.week).select_related("county", "case",
+                                                                                "department")
         if code:
             escalations = escalations.filter(county__code=code)
     today = timezone.now().astimezone(SHANGHAI).date()
@@ -123,6 +135,9 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         "charts": chart_data(figures, None if code is None else {code}) if figures else None,
         "key_headers": bul.KEY_HEADERS, "key_rows": bul.key_rows(figures) if figures else [],
         "stock_headers": bul.STOCK_HEADERS, "stock_rows": bul.stock_rows(figures) if figures else [],
+        "task_headers": bul.TASK_HEADERS, "task_rows": bul.task_rows(figures) if figures else [],
+        "maker_headers": bul.MAKER_HEADERS,
+        "maker_rows": bul.maker_rows(figures) if figures else [],
         "energy_headers": bul.ENERGY_HEADERS,
         "energy_rows": bul.energy_rows(figures) if figures else [],
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
@@ -168,7 +183,9 @@ def escalation_action(request: HttpRequest, pk: int, move: str) -> HttpResponse:
                               outcome=request.POST.get("outcome", ""),
                               scheduled_on=date.fromisoformat(scheduled) if scheduled else None)
         messages.success(request, _("%(kind)s for %(county)s: now %(status)s.") % {
-            "kind": esc.get_kind_display(), "county": esc.county.name,
+            "kind": esc.get_kind_display(),
+            "county": esc.county.name if esc.county else (
+                esc.department.name if esc.department else ""),
             "status": esc.get_status_display()})
     except (EscalationError, ValueError) as exc:
         messages.error(request, str(exc))
@@ -271,14 +288,20 @@ def figures_export(request: HttpRequest, week: str) -> HttpResponse:
     data = build_workbook([("表1 重点名单清零", bul.KEY_HEADERS, bul.key_rows(f)),
                            ("表2 逾期未清零事项", bul.OVERDUE_HEADERS, bul.overdue_rows(f)),
                            ("表3 存量变化", bul.STOCK_HEADERS, bul.stock_rows(f)),
-                           ("表4 能耗", bul.ENERGY_HEADERS, bul.energy_rows(f))])
+                           ("表4 能耗", bul.ENERGY_HEADERS, bul.energy_rows(f)),
+                           ("表5 成员单位任务", bul.TASK_HEADERS, bul.task_rows(f))])
     resp = HttpResponse(data, content_type=CONTENT_TYPES["xlsx"])
     resp["Content-Disposition"] = f'attachment; filename="figures-{week}.xlsx"'
     return resp
 
 
+def _tariff_reader(request: HttpRequest) -> Any:
+    p = profile_of(request.user)
+    return p if may_read(p) or keeps_register(p) else None
+
+
 def _register(request: HttpRequest) -> tuple[Any, list[dict[str, Any]]]:
-    profile = _reader(request)
+    profile = _tariff_reader(request)
     if profile is None:
         return None, []
     accounts = (TariffAccount.objects.select_related("case__county")
@@ -312,7 +335,68 @@ def tariff_register(request: HttpRequest) -> HttpResponse:
     if profile is None:
         return render(request, "org/no_role.html", status=403)
     rates = TariffRate.objects.all()
-    return render(request, "supervision/tariff.html", {"rows": rows, "rates": rates})
+    keeper = keeps_register(profile)
+    return render(request, "supervision/tariff.html", {
+        "rows": rows, "rates": rates,
+        "account_form": AccountForm(initial={"case_reference": request.GET.get("case", "")})
+        if keeper else None,
+        "cycle_form": CycleForm() if keeper else None,
+        "import_form": CycleImportForm() if keeper else None})
+
+
+def _form_errors(request: HttpRequest, form: Any) -> None:
+    for field, errors in form.errors.items():
+        messages.error(request, _("%(field)s: %(errors)s") % {
+            "field": form.fields[field].label if field in form.fields else "",
+            "errors": " ".join(str(e) for e in errors)})
+
+
+@login_required
+@require_POST
+def tariff_account_new(request: HttpRequest) -> HttpResponse:
+    form = AccountForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    try:
+        account = tariff_account_add(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Account %(no)s registered.") % {"no": account.account_no})
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
+
+
+@login_required
+@require_POST
+def tariff_cycle_new(request: HttpRequest) -> HttpResponse:
+    form = CycleForm(request.POST)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    try:
+        billing_cycle_add(actor=request.user, **form.cleaned_data)
+        messages.success(request, _("Billing cycle added."))
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
+
+
+@login_required
+@require_POST
+def tariff_import(request: HttpRequest) -> HttpResponse:
+    form = CycleImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("tariff_register")
+    upload = form.cleaned_data["file"]
+    try:
+        result = cycles_import(actor=request.user, data=upload.read(MAX_IMPORT_BYTES + 1),
+                               file_name=upload.name or "upload.xlsx")
+        messages.success(request, _("%(a)d billing cycles added, %(u)d already registered.")
+                         % {"a": result.added, "u": result.unchanged})
+    except RegisterError as exc:
+        messages.error(request, str(exc))
+    return redirect("tariff_register")
 
 
 @login_required
@@ -342,3 +426,43 @@ def map_geojson(request: HttpRequest) -> HttpResponse | FileResponse:
     if path is None:
         raise Http404
     return FileResponse(Path(path).open("rb"), content_type="application/geo+json")
+
+
+def _projects(request: HttpRequest) -> tuple[Any, str, list[list[Any]], WeeklyClose | None]:
+    """The week's project list cut to the reader's county, subjects masked per role."""
+    profile = _reader(request)
+    if profile is None:
+        return None, "", [], None
+    asked = request.GET.get("week", "")
+    try:
+        week = IsoWeek.parse(asked) if asked else IsoWeek.of(timezone.now())
+    except ValueError:
+        raise Http404 from None
+    rows, close = week_projects(week, timezone.now())
+    code = county_code(profile)
+    if code:
+        rows = [r for r in rows if r["county"] == code]
+    return profile, str(week), shown_rows(rows, profile), close
+
+
+@login_required
+def project_list(request: HttpRequest) -> HttpResponse:
+    profile, week, rows, close = _projects(request)
+    if profile is None:
+        return render(request, "org/no_role.html", status=403)
+    return render(request, "supervision/projects.html", {
+        "week": week, "rows": rows, "headers": PROJECT_HEADERS, "close": close,
+        "weeks": WeeklyClose.objects.values_list("week", flat=True)})
+
+
+@login_required
+def project_export(request: HttpRequest) -> HttpResponse:
+    profile, week, rows, close = _projects(request)
+    if profile is None:
+        return HttpResponseForbidden()
+    audit_record(actor=request.user, action="export", obj=profile,
+                 data={"what": "projects", "week": week, "rows": len(rows)})
+    resp = HttpResponse(projects_xlsx(rows, week, None if close is None else close.final),
+                        content_type=CONTENT_TYPES["xlsx"])
+    resp["Content-Disposition"] = f'attachment; filename="projects-{week}.xlsx"'
+    return resp

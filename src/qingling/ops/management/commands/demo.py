@@ -14,6 +14,7 @@ from qingling.ops.demo import (
     DEMO_PASSWORD,
     DEMO_USERS,
     demo_files,
+    demo_makers,
     demo_tariff_accounts,
     demo_walk,
 )
@@ -50,6 +51,7 @@ class Command(BaseCommand):
             n = demo_walk(last, now, share=1.0, clear_every=1)
             self.stdout.write(f"  walked {n} of last week's key-list cases")
             demo_tariff_accounts(now)
+            demo_makers(now)
             close, _ = weekly_close(last, timezone.now())
             self.stdout.write(f"  closed {last}: {close.figures['city']['key_on_time']} of "
                               f"{close.figures['city']['key_received']} key-list items on time")

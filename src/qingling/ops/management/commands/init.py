@@ -11,6 +11,7 @@ from qingling.cases.reference import rules_load
 from qingling.geo.services import DATA_DIR, divisions_load
 from qingling.org.services import departments_load
 from qingling.supervision.services import reference_load
+from qingling.tasks.services import tasks_load
 
 
 class Command(BaseCommand):
@@ -31,10 +32,12 @@ class Command(BaseCommand):
         dep = departments_load()
         rules = rules_load()
         ref = reference_load()
+        tasks = tasks_load()
         self.stdout.write(
             f"database ready ({settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}); "
             f"divisions: {div['counties']} counties, {div['townships']} townships, "
             f"{div['zones']} zones; departments added: {dep['departments']}, "
             f"routes added: {dep['routes']}; classification rules added: {rules}; "
-            f"energy coefficients added: {ref['factors']}, surcharge rates added: {ref['rates']}"
+            f"energy coefficients added: {ref['factors']}, surcharge rates added: {ref['rates']}; "
+            f"task kinds added: {tasks['kinds']}, task routes added: {tasks['rules']}"
         )
