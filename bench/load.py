@@ -135,14 +135,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def serve(env: dict[str, str], port: int, server: str) -> subprocess.Popen[bytes]:
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "qingling", "serve", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "qingling", "serve", "--port", str(port),
+                             "--server", server],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while time.perf_counter() - started < 60:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                print(f"  qingling serve up in {time.perf_counter() - started:.1f} s")
+                print(f"  qingling serve --server {server} up in "
+                      f"{time.perf_counter() - started:.1f} s")
                 return proc
         time.sleep(0.1)  # polling for the port, not timing anything
     proc.kill()
@@ -154,7 +156,7 @@ def pct(values: list[float], p: float) -> float:
     return ordered[max(0, int(len(ordered) * p) - 1)] if ordered else float("nan")
 
 
-def case_list_load(port: int, users: int, seconds: float, counties: int) -> None:
+def case_list_load(port: int, users: int, seconds: float, counties: int) -> float:
     sessions = [Session(port, "city" if i % 4 == 0 else f"county{i % counties}")
                 for i in range(users)]
     times: list[float] = []
@@ -183,6 +185,7 @@ def case_list_load(port: int, users: int, seconds: float, counties: int) -> None
     print(f"  case list, {users} users for {wall:.0f} s: {len(times) / wall:.1f} req/s, "
           f"p50 {statistics.median(times):.0f} ms, p95 {pct(times, 0.95):.0f} ms, "
           f"errors {errors[0]}   (aim: >= 100 req/s, p95 <= 300 ms)")
+    return len(times) / wall
 
 
 def big_list(path: Path, rows: int) -> None:
@@ -246,6 +249,9 @@ def main() -> None:
     ap.add_argument("--import-rows", type=int, default=100_000)
     ap.add_argument("--no-import", action="store_true", help="measure the case list only")
     ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--servers", default="gunicorn,waitress",
+                    help="web servers to compare on the case list (the first also serves the "
+                         "saves during the import)")
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(populate(args.cases)))
@@ -263,15 +269,24 @@ def main() -> None:
                              env=env, check=True, capture_output=True, text=True, cwd=ROOT)
         info = json.loads(out.stdout.strip().splitlines()[-1])
         print(f"  database of {args.cases:,} cases made in {time.perf_counter() - t:.0f} s")
-        port = free_port()
-        proc = serve(env, port)
-        try:
-            case_list_load(port, args.users, args.seconds, int(info["counties"]))
-            if not args.no_import:
-                saves_during_import(port, env, list(info["signable"]), args.import_rows, home)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+        rates: dict[str, float] = {}
+        servers = [x for x in args.servers.split(",") if x]
+        for server in reversed(servers):  # the first named last: it also serves the saves
+            port = free_port()
+            proc = serve(env, port, server)
+            try:
+                rates[server] = case_list_load(port, args.users, args.seconds,
+                                               int(info["counties"]))
+                if server == servers[0] and not args.no_import:
+                    saves_during_import(port, env, list(info["signable"]), args.import_rows,
+                                        home)
+            finally:
+                proc.terminate()
+                proc.wait(timeout=60)
+        if len(rates) > 1:
+            base = rates[servers[-1]]
+            print("  case list req/s by server: " + ", ".join(
+                f"{k} {v:.1f} ({v / base:.2f}x {servers[-1]})" for k, v in rates.items()))
 
 
 if __name__ == "__main__":

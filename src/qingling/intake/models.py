@@ -30,6 +30,8 @@ class ListBatch(models.Model):
     encoding = models.CharField(max_length=20, blank=True, verbose_name=_("encoding"))
     header_row = models.PositiveIntegerField(default=1, verbose_name=_("header row"))
     columns = models.JSONField(default=dict, verbose_name=_("columns"))  # source header → canonical field
+    # The headers in the file's order (PostgreSQL's jsonb does not keep a dict's key order).
+    headers = models.JSONField(default=list, blank=True, verbose_name=_("headers"))
     status = models.CharField(max_length=10, choices=Status.choices, verbose_name=_("status"))
     row_count = models.PositiveIntegerField(default=0, verbose_name=_("row count"))
     rejected_count = models.PositiveIntegerField(default=0, verbose_name=_("rejected count"))
@@ -60,6 +62,12 @@ class ListBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_list_type_display()} {self.week} ({self.file_name})"
+
+    @property
+    def ordered_columns(self) -> list[tuple[str, str | None]]:
+        """(header, canonical field) in the file's order."""
+        order = self.headers or list(self.columns)
+        return [(h, self.columns.get(h)) for h in order if h]
 
 
 class ListRow(models.Model):

@@ -342,6 +342,7 @@ def _create_batch(summary: ImportSummary, table: Any, sha: str, size: int, list_
         encoding=table.encoding,
         header_row=table.header_row,
         columns={h: remap.get(h) or canonical_field(h) for h in table.headers if h},
+        headers=[h for h in table.headers if h],
         status=ListBatch.Status.IMPORTING, previous=previous,
         row_count=summary.rows, rejected_count=summary.rejected, imported_by=user,
         imported_at=now)

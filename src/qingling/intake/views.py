@@ -111,8 +111,9 @@ def batch_rejected_export(request: HttpRequest, batch_id: int) -> HttpResponse:
         raise Http404
     # Every original column, in the file's order, beside the reasons: the row can be fixed
     # in the sheet and the sheet imported again.
-    by_field = {f: h for h, f in batch.columns.items() if f}
-    headers = list(batch.columns)
+    ordered = batch.ordered_columns
+    by_field = {f: h for h, f in ordered if f}
+    headers = [h for h, _f in ordered]
 
     def cells(r: ListRow) -> list[str]:
         out = []

@@ -298,7 +298,8 @@ def worker_loop(*, once: bool = False, poll: float = 1.0,
     last_seen = 0.0
     try:
         while not stop.is_set():
-            close_old_connections()
+            if not connection.in_atomic_block:
+                close_old_connections()
             if time.monotonic() - last_seen > 10:
                 Worker.objects.update_or_create(name=name, defaults={"seen_at": timezone.now()})
                 last_seen = time.monotonic()

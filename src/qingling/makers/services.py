@@ -80,7 +80,7 @@ def maker_add(*, actor: Any, name: str, uscc: str, county_code: str, products: s
 
 def _item(actor: Any, item_id: int) -> RectificationItem:
     _keeper(actor)
-    item = (RectificationItem.objects.select_for_update()
+    item = (RectificationItem.objects.select_for_update(of=("self",))
             .filter(pk=item_id, maker__in=visible_makers(actor)).first())
     if item is None:
         raise MakerError(_("No such item in your area."))

@@ -68,6 +68,29 @@ def maker_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+def maker_list_export(request: HttpRequest) -> HttpResponse:
+    """The register as the page shows it (the user's scope), formula cells escaped."""
+    from qingling.common.xlsx import build_xlsx
+
+    profile = profile_of(request.user)
+    if profile is None or not (keeps_makers(profile)
+                               or profile.role in (Role.CITY, Role.LEADER, Role.COUNTY)):
+        return render(request, "org/no_role.html", status=403)
+    rows = ([m.name, m.uscc, m.county.name if m.county else "", m.products,
+             _("Rectified") if m.rectified() else _("Rectifying")]
+            for m in visible_makers(request.user))
+    data = build_xlsx(_("Mining-machine makers"), [
+        _("Enterprise"), _("Unified social credit code"), _("County"), _("Products"),
+        _("Status")], rows)
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "makers"})
+    resp = HttpResponse(
+        data, content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Content-Disposition"] = 'attachment; filename="qingling-makers.xlsx"'
+    return resp
+
+
+@login_required
 def maker_detail(request: HttpRequest, maker_id: int) -> HttpResponse:
     maker = visible_makers(request.user).filter(pk=maker_id).first()
     if maker is None:

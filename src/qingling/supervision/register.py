@@ -118,7 +118,7 @@ def billing_cycle_add(*, actor: Any, account_no: str, start: date, end: date, kw
     if kwh < 0:
         raise RegisterError(_("Negative kWh: %(kwh)s.") % {"kwh": kwh})
     with transaction.atomic():
-        account = (TariffAccount.objects.select_for_update().select_related("case")
+        account = (TariffAccount.objects.select_for_update(of=("self",)).select_related("case")
                    .filter(register_scope(profile), account_no=account_no.strip()).first())
         if account is None:
             raise RegisterError(_("No account %(no)s in your area.") % {"no": account_no})

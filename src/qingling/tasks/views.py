@@ -201,6 +201,54 @@ def check_lists(request: HttpRequest) -> HttpResponse:
         "form": form, "lists": CheckList.objects.select_related("imported_by")[:100]})
 
 
+def _xlsx(title: str, headers: list[str], rows: Any, stem: str) -> HttpResponse:
+    from qingling.common.xlsx import build_xlsx
+
+    resp = HttpResponse(build_xlsx(title, headers, rows), content_type=(
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))
+    resp["Content-Disposition"] = f'attachment; filename="{stem}.xlsx"'
+    return resp
+
+
+@login_required
+def check_lists_export(request: HttpRequest) -> HttpResponse:
+    from qingling.tasks.checks import imports_checks
+    from qingling.tasks.models import CheckList
+
+    profile = profile_of(request.user)
+    if not (imports_checks(profile) or (profile is not None and profile.role == Role.LEADER)):
+        return render(request, "org/no_role.html", status=403)
+    rows = ([cl.get_kind_display(), cl.file_name, cl.rows, cl.matched, cl.imported_at]
+            for cl in CheckList.objects.all()[:100])
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "check lists"})
+    return _xlsx(_("Power-market and support checks"), [
+        _("List"), _("File name"), _("Rows"), _("Matched"), _("Imported")], rows,
+        "qingling-checks")
+
+
+@login_required
+def check_detail_export(request: HttpRequest, list_id: int) -> HttpResponse:
+    from qingling.tasks.checks import imports_checks
+    from qingling.tasks.models import CheckList
+
+    profile = profile_of(request.user)
+    if not (imports_checks(profile) or (profile is not None and profile.role == Role.LEADER)):
+        return render(request, "org/no_role.html", status=403)
+    cl = CheckList.objects.filter(pk=list_id).first()
+    if cl is None:
+        raise Http404
+    rows = ([r.row_number, r.name, r.uscc, r.address, r.get_rule_display(),
+             r.case.reference if r.case else "",
+             "、".join(t.department.name for t in r.tasks.all())]
+            for r in cl.entries.select_related("case").prefetch_related("tasks__department"))
+    audit_record(actor=request.user, action="export", obj=request.user,
+                 data={"what": "check list", "list": cl.pk})
+    return _xlsx(_("Power-market and support checks"), [
+        _("Row"), _("Enterprise"), _("Unified social credit code"), _("Address"), _("Rule"),
+        _("Case"), _("Department tasks")], rows, f"qingling-check-{cl.pk}")
+
+
 @login_required
 def check_detail(request: HttpRequest, list_id: int) -> HttpResponse:
     from qingling.tasks.checks import imports_checks
