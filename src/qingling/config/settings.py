@@ -63,6 +63,8 @@ QINGLING_LIST_MAX_BYTES: int = env_int("QINGLING_LIST_MAX_BYTES", 200 * 1024 * 1
 # A list uploaded on the page up to this size is imported while the officer waits; a larger
 # one goes to the background worker and the page follows its progress.
 QINGLING_INLINE_IMPORT_BYTES: int = env_int("QINGLING_INLINE_IMPORT_BYTES", 256 * 1024)
+# On SQLite, how long an import leaves the write lock free between two slices of cases.
+QINGLING_IMPORT_YIELD_MS: int = env_int("QINGLING_IMPORT_YIELD_MS", 120)
 # A list's rows, and what an XLSX may expand to (a zip bomb is refused while reading).
 QINGLING_LIST_MAX_ROWS: int = env_int("QINGLING_LIST_MAX_ROWS", 500_000)
 QINGLING_LIST_MAX_UNCOMPRESSED: int = env_int("QINGLING_LIST_MAX_UNCOMPRESSED", 512 * 1024 * 1024)
