@@ -736,8 +736,12 @@ def preview_list(*, data: bytes, file_name: str, list_type: str, week: IsoWeek,
                     "case_ref": g.case.reference if g.case is not None else ""})
     absent = sorted(prev_ips - counted)
     counts["absent"] = len(absent)
-    diff["absent"] = [{"row": None, "ip": ip, "unit": "", "case": None, "case_ref": ""}
-                      for ip in absent[:PREVIEW_ROWS]]
+    shown = absent[:PREVIEW_ROWS]
+    case_of = dict(Appearance.objects.filter(batch=previous, ip__value__in=shown)
+                   .values_list("ip__value", "case_id")) if previous is not None else {}
+    diff["absent"] = [{"row": None, "ip": ip, "unit": "", "case": case_of.get(ip),
+                       "case_ref": f"QL{case_of[ip]:07d}" if ip in case_of else ""}
+                      for ip in shown]
     out["counts"] = counts
     out["sections"] = [{"key": k, "count": counts[k], "rows": diff[k]} for k in diff]
     out["new_cases"] = sum(1 for g in groups if g.case is None)
