@@ -130,6 +130,45 @@ def test_the_city_triages_ten_leads_in_two_bulk_moves(page: Any, live_server: An
     assert page.locator("tr[data-endpoint='198.51.100.7:8883']").count() == 1
 
 
+def test_the_city_triages_ten_leads_in_one_bulk_action(page: Any, live_server: Any,
+                                                      people: Personas) -> None:
+    """Each row's own move — seven excluded as IoT, three dispatched to their pre-selected
+    counties — previewed and confirmed once."""
+    base = live_server.url
+    iot = [make_lead(i, COUNTY_A if i % 2 else COUNTY_B, dst="198.51.100.8", port=8883)
+           for i in range(21, 28)]
+    real = [make_lead(i, COUNTY_A if i % 2 else COUNTY_B, dst=f"203.0.113.{i}", port=3333)
+            for i in range(28, 31)]
+    login(page, base, people.city.username)
+    page.goto(f"{base}/screening/triage/")
+    for c in iot:
+        page.select_option(f"select[name=decision_{c.pk}]", "exclude_lead")
+    for c in real:
+        page.select_option(f"select[name=decision_{c.pk}]", "dispatch")
+    tick(page, iot + real)
+    page.select_option("#triage-action", "triage_by_row")
+    page.select_option("#triage-category", "iot")
+    page.fill("#triage-comment", "智能水表的物联网心跳，经运营商核实")
+    page.click("#triage-preview")
+    page.wait_for_selector("#bulk-confirm")
+    assert page.get_attribute("[data-eligible]", "data-eligible") == "10"
+    moves = page.locator("#bulk-eligible td[data-move]").all_text_contents()
+    assert sum("排除" in m for m in moves) == 7 and sum("分派" in m for m in moves) == 3, moves
+    shots(page, "week-02b-triage-by-row-preview")
+    page.click("#bulk-go")
+    page.wait_for_selector(".messages .success")
+    assert page.locator("#leads tbody tr[data-case]").count() == 0
+    for c in iot:
+        c.refresh_from_db()
+        assert c.state == State.EXCLUDED and "物联网心跳" in c.closed_reason
+    for c in real:
+        before = c.county_id
+        c.refresh_from_db()
+        assert (c.state, c.county_id) == (State.DISPATCHED, before)
+    assert list(ExcludedEndpoint.objects.values_list("ip", "port", "category")) == [
+        ("198.51.100.8", 8883, "iot")]
+
+
 def test_a_county_signs_twenty_and_names_the_verifier_who_sees_exactly_those(
         page: Any, live_server: Any, people: Personas) -> None:
     base = live_server.url

@@ -166,3 +166,28 @@ def test_the_triage_export_is_the_queue_with_masked_subscribers(people: Personas
     assert len(rows) == 2 and "测试*户8" in rows[1] and "测试用户8" not in rows[1]
     assert client_for(people.county_a).get("/screening/triage/export.xlsx").status_code == 403
     _ = pc  # pyarrow is imported for the screening fixture's tables
+
+
+def test_each_row_s_own_move_in_one_confirmation(people: Personas) -> None:
+    iot = [make_lead(i, COUNTY_A, dst="198.51.100.9", port=8883) for i in range(41, 44)]
+    real = [make_lead(i, COUNTY_B, dst=f"203.0.113.{i}", port=3333) for i in range(44, 46)]
+    undecided = make_lead(46, COUNTY_A)
+    p = BulkParams(comment="物联网心跳", category="iot",
+                   decisions={**{c.pk: "exclude_lead" for c in iot},
+                              **{c.pk: "dispatch" for c in real}})
+    ids = [c.pk for c in [*iot, *real, undecided]]
+    plan = bulk_plan(actor=people.city, action="triage_by_row", ids=ids, params=p)
+    assert len(plan.eligible) == 5 and [s.ref for s in plan.skipped] == [undecided.reference]
+    assert "未选择" in plan.skipped[0].reason or "No move" in plan.skipped[0].reason
+    # A county officer may not triage.
+    assert bulk_plan(actor=people.county_a, action="triage_by_row", ids=ids,
+                     params=p).eligible == []
+    done = bulk_apply(actor=people.city, action="triage_by_row", ids=ids, params=p,
+                      now=timezone.now())
+    assert len(done.eligible) == 5
+    assert {Case.objects.get(pk=c.pk).state for c in iot} == {State.EXCLUDED}
+    assert {Case.objects.get(pk=c.pk).state for c in real} == {State.DISPATCHED}
+    assert Case.objects.get(pk=undecided.pk).state == State.PENDING
+    assert AuditEntry.objects.filter(case_id__in=[c.pk for c in iot + real],
+                                     action__in=["dismiss_lead", "dispatch"]).count() == 5
+    assert ExcludedEndpoint.objects.filter(ip="198.51.100.9", port=8883).count() == 1

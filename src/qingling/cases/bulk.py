@@ -46,6 +46,7 @@ class BulkParams:
     comment: str = ""
     county_id: int | None = None
     counties: dict[int, int] = field(default_factory=dict)  # per-case choice (triage)
+    decisions: dict[int, str] = field(default_factory=dict)  # per-case move (triage by row)
     assignee: Any = None
     into: str = ""  # the case a lead is merged into (reference)
     category: str = ""

@@ -62,6 +62,9 @@ def _params(request: HttpRequest) -> BulkParams:
     p.counties = {int(k[7:]): int(v) for k in data
                   if k.startswith("county_") and k[7:].isdigit()
                   and (v := str(data.get(k, ""))).isdigit()}
+    p.decisions = {int(k[9:]): v for k in data
+                   if k.startswith("decision_") and k[9:].isdigit()
+                   and (v := str(data.get(k, "")))}
     return p
 
 
@@ -126,14 +129,18 @@ def bulk_view(request: HttpRequest) -> HttpResponse:
     target = case_by_reference(request.user, params.into) if params.into else None
     counties = {d.pk: d.name for d in Division.objects.filter(
         pk__in={params.county_for(c) for c in plan.eligible} - {None})}
-    rows = [(c, personal(c, profile).name, counties.get(params.county_for(c) or 0, ""))
+    moves = {k: str(a.label) for k, a in ACTIONS.items()}
+    rows = [(c, personal(c, profile).name, counties.get(params.county_for(c) or 0, ""),
+             moves.get(params.decisions.get(c.pk, ""), ""))
             for c in plan.eligible[:500]]
     return render(request, "cases/bulk_preview.html", {
         "action": action, "plan": plan, "rows": rows, "more": len(plan.eligible) - len(rows),
         "ids_csv": ",".join(str(i) for i in ids),
         "carried": [("action", name)] + [(k, request.POST.get(k, "")) for k in CARRIED
                     if k not in ("comment", "assignee", "into", *action.choices)],
-        "counties": [(k, v) for k, v in request.POST.items() if k.startswith("county_")],
+        "counties": [(k, v) for k, v in request.POST.items()
+                     if k.startswith(("county_", "decision_"))],
+        "by_row": bool(params.decisions),
         "params": params, "target": target, "back": back, "missing": missing,
         "verifiers": assignable_users(request.user) if "assignee" in action.needs else None,
         "choices": [(k, options, getattr(params, k)) for k, options in action.choices.items()],

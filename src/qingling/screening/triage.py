@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from qingling.audit.services import audit_record
-from qingling.cases.bulk import BulkAction, BulkParams, bulk_register
+from qingling.cases.bulk import ACTIONS, BulkAction, BulkParams, bulk_register
 from qingling.cases.models import Behaviour, Case, State, WarningEntry
 from qingling.cases.scope import visible_cases
 from qingling.cases.services import (
@@ -186,11 +186,31 @@ def _warn_apply(case: Case, actor: Any, p: BulkParams, now: datetime) -> None:
     lead_warn(case_id=case.pk, actor=actor, kind=p.kind, reason=p.comment, now=now)
 
 
+ROW_MOVES = ("dispatch", "exclude_lead")
+
+
+def _by_row_check(case: Case, profile: Profile, p: BulkParams) -> str | None:
+    move = p.decisions.get(case.pk, "")
+    if move not in ROW_MOVES:
+        return _("No move chosen on this row (dispatch or exclude).")
+    return ACTIONS[move].check(case, profile, p)
+
+
+def _by_row_apply(case: Case, actor: Any, p: BulkParams, now: datetime) -> None:
+    ACTIONS[p.decisions[case.pk]].apply(case, actor, p, now)
+
+
 def register() -> None:
     bulk_register(BulkAction(
         "exclude_lead", TRANSITIONS["dismiss_lead"].label, gettext_lazy("Excluded"),
         _exclude_check, _exclude_apply, needs=("comment",), irreversible=True,
         choices={"category": ExcludedEndpoint.Category.choices}))
+    # Each ticked row's own move, in one confirmation: the leads the desk dispatches and the
+    # ones it excludes (with the category and reason given for the exclusions).
+    bulk_register(BulkAction(
+        "triage_by_row", gettext_lazy("Each row's move (dispatch or exclude)"),
+        gettext_lazy("Triaged"), _by_row_check, _by_row_apply, needs=("comment",),
+        irreversible=True, choices={"category": ExcludedEndpoint.Category.choices}))
     bulk_register(BulkAction(
         "warn_lead", gettext_lazy("Add to the warning list"),
         gettext_lazy("Added to the warning list"), _warn_check, _warn_apply,

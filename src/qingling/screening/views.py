@@ -157,7 +157,8 @@ def triage(request: HttpRequest) -> HttpResponse:
         "categories": ExcludedEndpoint.Category.choices, "kinds": WarningEntry.Kind.choices,
         "dispatch_label": _("Dispatch"), "exclude_label": _("Exclude"),
         "actions": [(n, str(ACTIONS[n].label)) for n in
-                    ("dispatch", "exclude_lead", "merge_lead", "warn_lead")],
+                    ("triage_by_row", "dispatch", "exclude_lead", "merge_lead", "warn_lead")],
+        "row_moves": [("dispatch", _("Dispatch")), ("exclude_lead", _("Exclude"))],
     })
 
 
