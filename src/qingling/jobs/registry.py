@@ -4,15 +4,12 @@ path (in their AppConfig.ready), so this floor never imports them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.utils.module_loading import import_string
 
-if TYPE_CHECKING:
-    from qingling.jobs.models import Job
-    from qingling.jobs.runner import Reporter
-
-Handler = Callable[["Job", bytes | None, "Reporter"], dict[str, Any]]
+# (job, its input or None, the reporter to say where it is) -> the job's result
+Handler = Callable[[Any, bytes | None, Any], dict[str, Any]]
 
 _handlers: dict[str, str] = {}
 _lanes: dict[str, str] = {}

@@ -326,3 +326,12 @@ def trend(weeks: int = 8, until: str | None = None) -> list[dict[str, Any]]:
              "city": {"stock_open": c.figures["city"]["stock_open"],
                       "on_time_rate": c.figures["city"]["on_time_rate"]}}
             for c in closes]
+
+
+def week_projects(week: IsoWeek, now: datetime) -> tuple[list[dict[str, Any]], WeeklyClose | None]:
+    """A week's list: frozen in its close if it was closed (final or draft), else as it
+    stands now (the same computation the close would freeze)."""
+    close = WeeklyClose.objects.filter(week=str(week)).first()
+    if close is not None and "projects" in close.figures:
+        return close.figures["projects"], close
+    return compute(week, now)["projects"], None

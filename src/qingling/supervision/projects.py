@@ -14,11 +14,11 @@ from typing import Any
 
 from qingling.cases.models import Case, SiteVisit, State
 from qingling.cases.presenters import personal
-from qingling.common.weeks import SHANGHAI, IsoWeek
+from qingling.common.weeks import SHANGHAI
 from qingling.common.xlsx import build_workbook
 from qingling.org.models import Profile
 from qingling.supervision.energy import SiteEnergy
-from qingling.supervision.models import MachineModel, WeeklyClose
+from qingling.supervision.models import MachineModel
 
 HEADERS = ["序号", "所属企业", "统一社会信用代码", "县（市、区）", "乡镇（街道）", "规模",
            "矿机型号", "算力", "算力单位", "额定功率（千瓦）", "耗电量", "耗电量依据", "状态",
@@ -116,17 +116,6 @@ def shown_rows(rows: list[dict[str, Any]], profile: Profile | None) -> list[list
                     Decimal(r["kwh"]) if r["kwh"] else "", BASIS.get(r["basis"], r["basis"]),
                     r["status"], r["first_found"], r["cleared"], r["ref"]])
     return out
-
-
-def week_projects(week: IsoWeek, now: datetime) -> tuple[list[dict[str, Any]], WeeklyClose | None]:
-    """A week's list: frozen in its close if it was closed (final or draft), else as it
-    stands now (the same computation the close would freeze)."""
-    from qingling.supervision import figures as fig
-
-    close = WeeklyClose.objects.filter(week=str(week)).first()
-    if close is not None and "projects" in close.figures:
-        return close.figures["projects"], close
-    return fig.compute(week, now)["projects"], None
 
 
 def projects_xlsx(rows: list[list[Any]], week: str, final: bool | None) -> bytes:

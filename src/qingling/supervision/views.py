@@ -33,6 +33,7 @@ from qingling.supervision import figures as fig
 from qingling.supervision import tariff
 from qingling.supervision.bulletin import bulletin_dir
 from qingling.supervision.chartdata import chart_data
+from qingling.supervision.figures import week_projects
 from qingling.supervision.forms_register import AccountForm, CycleForm, CycleImportForm
 from qingling.supervision.models import (
     Bulletin,
@@ -43,7 +44,7 @@ from qingling.supervision.models import (
     WeeklyClose,
 )
 from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
-from qingling.supervision.projects import projects_xlsx, shown_rows, week_projects
+from qingling.supervision.projects import projects_xlsx, shown_rows
 from qingling.supervision.register import (
     MAX_IMPORT_BYTES,
     RegisterError,

@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from qingling.common.weeks import IsoWeek
-from qingling.supervision.projects import projects_xlsx, shown_rows, week_projects
+from qingling.supervision.figures import week_projects
+from qingling.supervision.projects import projects_xlsx, shown_rows
 
 
 class Command(BaseCommand):
