@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "qingling.supervision",
     "qingling.screening",
     "qingling.accounts",
+    "qingling.cityconfig",
     "qingling.ops",
 ]
 

@@ -11,4 +11,5 @@ urlpatterns = [
     path("supervision/", include("qingling.supervision.urls")),
     path("screening/", include("qingling.screening.urls")),
     path("jobs/", include("qingling.jobs.urls")),
+    path("config/", include("qingling.cityconfig.urls")),
 ]
