@@ -176,3 +176,18 @@ def test_each_table_exports_what_it_shows(people: Personas) -> None:
         [r[0], r[1] or "", r[2]] for r in rows]
     cut = load_workbook(io.BytesIO(c.get(reverse("config_cutoff_export")).content)).active
     assert list(cut.iter_rows(values_only=True))[1][:2] == ("星期五", "18:00")
+
+
+def test_a_classification_rule_testing_a_fact_the_classifier_lacks_is_refused(
+        people: Personas) -> None:
+    resp = client_for(people.city).post(reverse("config_new", args=["classification"]), {
+        "priority": "5", "name": "错字段", "field": "unitname", "operator": "regex",
+        "value": "学校", "set_subject_type": "school", "is_active": "on"})
+    assert resp.status_code == 400 and "字段：" in resp.content.decode()
+
+
+def test_the_classification_table_names_the_facts_in_chinese(people: Personas) -> None:
+    page = client_for(people.city).get(reverse("config_table", args=["classification"]))
+    text = page.content.decode()
+    assert "<td>类型列</td>" in text and "<td>单位名称</td>" in text
+    assert "<code>党政|机关|政府</code>" in text

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from qingling.cases.classify import FIELDS
 from qingling.cases.models import ClassificationRule
 from qingling.org.models import CitySetting, Department, RoutingRule
 from qingling.supervision.bulletin import check_text
@@ -26,6 +27,11 @@ class ChineseDate(forms.DateInput):
 
 
 class ClassificationRuleForm(forms.ModelForm[ClassificationRule]):
+    # Only a fact the classifier is given can be tested (a mistyped one would never match).
+    field = forms.ChoiceField(label=_("field"), required=False,
+                              choices=[("", _("(none: the rule always applies)")),
+                                       *FIELDS.items()])
+
     class Meta:
         model = ClassificationRule
         fields = ["priority", "name", "field", "operator", "value", "set_subject_type",

@@ -11,6 +11,7 @@ from django.forms import ModelForm
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from qingling.cases.classify import FIELDS
 from qingling.cases.models import ClassificationRule
 from qingling.cityconfig import forms
 from qingling.org.models import RoutingRule
@@ -25,16 +26,28 @@ class Table:
     model: type[models.Model]
     form: type[ModelForm[Any]]
     columns: tuple[str, ...]  # field names, shown with their (translated) verbose names
+    # Values that are codes or patterns (shown as code, never translated), and columns whose
+    # stored value has a name for the city.
+    code: tuple[str, ...] = ()
+    named: tuple[tuple[str, dict[str, Any]], ...] = ()
 
     def headers(self) -> list[str]:
         return [str(getattr(self.model._meta.get_field(c), "verbose_name", c))
                 for c in self.columns]
 
+    def shown(self, obj: models.Model) -> list[tuple[Any, bool]]:
+        """A row for the page: each cell with whether it is code."""
+        return list(zip(self.cells(obj), (c in self.code for c in self.columns), strict=True))
+
     def cells(self, obj: models.Model) -> list[Any]:
         out: list[Any] = []
+        names = dict(self.named)
         for c in self.columns:
             f = self.model._meta.get_field(c)
-            if f.many_to_many:
+            if c in names:
+                value = getattr(obj, c)
+                out.append(str(names[c].get(value, value)))
+            elif f.many_to_many:
                 out.append("、".join(str(d) for d in getattr(obj, c).all()))
             elif f.many_to_one:
                 related = getattr(obj, c)
@@ -62,7 +75,8 @@ TABLES = {t.slug: t for t in (
             "matching rule that sets it wins. New cases and reclassified ones follow them."),
           ClassificationRule, forms.ClassificationRuleForm,
           ("priority", "name", "field", "operator", "value", "set_subject_type",
-           "set_behaviour", "set_grade", "is_active")),
+           "set_behaviour", "set_grade", "is_active"),
+          code=("value",), named=(("field", FIELDS),)),
     Table("routing", _("Routing rules"),
           _("Which department leads a case of a subject type or behaviour, and which share "
             "the work."),

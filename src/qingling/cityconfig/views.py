@@ -80,7 +80,7 @@ def table_list(request: HttpRequest, slug: str) -> HttpResponse:
     if (denied := _denied(request)) is not None:
         return denied
     table = _table(slug)
-    rows = [(o, table.cells(o)) for o in table.rows()]
+    rows = [(o, table.shown(o)) for o in table.rows()]
     return _render(request, "cityconfig/table.html", {"table": table, "rows": rows})
 
 
