@@ -87,6 +87,7 @@ class SubjectFacts:
     county_id: int | None = None
     township_id: int | None = None
     carrier: str = ""
+    listed_type: str = ""  # what a register calls the subject (家庭宽带, 企业专线…)
 
     def keys(self) -> list[str]:
         """Every key of this subject, strongest first; ``ip:`` only when nothing else."""
@@ -295,7 +296,7 @@ def signal_attach(facts: SubjectFacts, *, now: datetime, actor: Any, reason: str
         _remember(case, keys, facts.ip, now, observed_at)
         return case, "updated"
     cls = Classifier.load().classify({
-        "unit_name": facts.unit_name, "address": facts.address, "type": "",
+        "unit_name": facts.unit_name, "address": facts.address, "type": facts.listed_type,
         "carrier": facts.carrier, "uscc": facts.uscc, "machines": "", "special": "",
         "list_type": source})
     behaviour = Behaviour.FALSE_POSITIVE if shared else cls.behaviour
