@@ -71,6 +71,8 @@ GET_MATRIX = {
                         verifier_a=200, leader=200, outsider=403),
     "evidence_download": dict(city=200, county_a=200, county_b=404, dept=200, dept_other=404,
                               verifier_a=200, leader=200, outsider=403),
+    "evidence_thumb": dict(city=200, county_a=200, county_b=404, dept=200, dept_other=404,
+                           verifier_a=200, leader=200, outsider=403),
     "batch_list": dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
                        verifier_a=403, leader=200, outsider=403),
     "batch_detail": dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
@@ -112,7 +114,7 @@ GET_MATRIX = {
 def url_for(name: str, w: World) -> str:
     if name == "case_detail":
         return reverse(name, args=[w.case_a.pk])
-    if name == "evidence_download":
+    if name in ("evidence_download", "evidence_thumb"):
         return reverse(name, args=[w.evidence_a.pk])
     if name in ("batch_detail", "batch_rejected_export"):
         return reverse(name, args=[w.batch.pk])
