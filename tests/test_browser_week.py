@@ -305,3 +305,46 @@ def test_the_city_edits_a_routing_rule_and_the_cut_off_in_chinese_pages(
     # 2026-W49 runs from Monday 30 November: its Thursday is 3 December.
     assert cutoff_of(IsoWeek(2026, 49)) == at("2026-12-03T17:30")
     assert AuditEntry.objects.filter(action="config_change").count() == 2
+
+
+def test_photos_open_in_a_lightbox_that_the_keyboard_drives(
+        page: Any, live_server: Any, people: Personas, settings: Any, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    from qingling.cases.services import evidence_add
+
+    settings.QINGLING_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "files"
+    case = make_case(COUNTY_A, state="signed", subject_name="嘉兴恒达纺织有限公司")
+    photos = []
+    for name, color in (("矿机.jpg", (30, 120, 200)), ("电表.jpg", (200, 120, 30))):
+        buf = io.BytesIO()
+        Image.new("RGB", (1200, 800), color).save(buf, "JPEG")
+        photos.append(evidence_add(case_id=case.pk, actor=people.county_a,
+                                   stream=io.BytesIO(buf.getvalue()), original_name=name))
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    base = live_server.url
+    login(page, base, people.county_a.username)
+    page.goto(f"{base}/cases/{case.pk}/")
+    thumbs = page.locator("ul.evidence a.thumb img")
+    assert thumbs.count() == 2
+    assert page.evaluate("[...document.querySelectorAll('ul.evidence a.thumb img')]"
+                         ".every(i => i.complete && i.naturalWidth === 320)")
+    page.click("ul.evidence a.thumb >> nth=0")
+    box = page.locator(".lightbox")
+    assert box.is_visible() and "矿机.jpg (1/2)" in box.inner_text()
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[0].pk}/")
+    shots(page, "case-lightbox")
+    page.keyboard.press("ArrowRight")
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[1].pk}/")
+    page.keyboard.press("ArrowRight")
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[0].pk}/")
+    page.keyboard.press("ArrowLeft")
+    assert "电表.jpg" in box.inner_text()
+    page.keyboard.press("Escape")
+    assert not box.is_visible()
+    assert refused == []
