@@ -35,7 +35,7 @@ from qingling.audit.services import audit_record
 from qingling.cases.models import State
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.common.xlsx import build_workbook
-from qingling.supervision import charts
+from qingling.supervision import charts, units
 from qingling.supervision import figures as fig
 from qingling.supervision.models import Bulletin, Escalation, TextTemplate, WeeklyClose
 from qingling.supervision.services import next_document_number
@@ -80,8 +80,8 @@ DEFAULT_TEXTS = {
     ),
     "energy": (
         "截至本周，已核实挖矿场所{{ city.energy_sites }}处（其中新发现项目"
-        "{{ city.new_projects }}处），挖矿电量{{ city.kwh }}千瓦时，计入能耗双控考核电量"
-        "{{ city.counted_kwh }}千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。"
+        "{{ city.new_projects }}处），挖矿电量{{ kwh_wan }}万千瓦时，计入能耗双控考核电量"
+        "{{ counted_kwh_wan }}万千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。"
         "加倍计算规则：{{ doubling }}（{{ city.doubled_sites }}处场所加倍计算）。"
         "{% if city.no_estimate %}另有{{ city.no_estimate }}处已核实场所尚无功率或计量数据，"
         "暂未计入，明细见附件。{% endif %}挖矿用电执行惩罚性电价，加价标准见附件。"
@@ -109,6 +109,8 @@ PLACEHOLDERS: dict[str, str] = {
     "carried": "往周结转的逾期事项数",
     "doubling": "加倍计算规则",
     "next_cutoff": "下周清零时限（如“12月11日18:00”）",
+    "kwh_wan": "挖矿电量（万千瓦时）",
+    "counted_kwh_wan": "计入能耗双控考核电量（万千瓦时）",
 }
 _ALLOWED_TAGS = ("IfNode", "ForNode", "TextNode", "VariableNode")
 
@@ -439,6 +441,8 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
         "carried": sum(1 for i in f["overdue_items"] if i["weeks_overdue"]),
         "doubling": DOUBLING_TEXT.get(doubling.get("rule", ""), "未设定加倍计算规则"),
         "next_cutoff": f"{nxt.month}月{nxt.day}日{nxt:%H:%M}",
+        "kwh_wan": units.wan_kwh(f["city"]["kwh"]),
+        "counted_kwh_wan": units.wan_kwh(f["city"]["counted_kwh"]),
     }
     return {
         "week": close.week, "final": close.final, "issued": issued.isoformat(),
