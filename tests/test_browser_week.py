@@ -332,6 +332,7 @@ def test_photos_open_in_a_lightbox_that_the_keyboard_drives(
     page.goto(f"{base}/cases/{case.pk}/")
     thumbs = page.locator("ul.evidence a.thumb img")
     assert thumbs.count() == 2
+    # The thumbnails are in by the page's load event (goto waits for it).
     assert page.evaluate("[...document.querySelectorAll('ul.evidence a.thumb img')]"
                          ".every(i => i.complete && i.naturalWidth === 320)")
     page.click("ul.evidence a.thumb >> nth=0")
