@@ -298,3 +298,93 @@ def test_every_page_the_navigation_reaches_is_chinese_fits_768_px_and_never_fail
         logout(page)
     assert problems == {}
     assert refused == []
+
+
+def test_the_city_edits_a_routing_rule_and_the_cut_off_in_chinese_pages(
+        page: Any, live_server: Any, people: Personas) -> None:
+    from qingling.audit.models import AuditEntry
+    from qingling.cases.identity import cutoff_of
+    from qingling.common.weeks import IsoWeek
+    from qingling.org.models import Department, RoutingRule
+    from tests.conftest import at
+
+    base = live_server.url
+    school = RoutingRule.objects.get(subject_type="school", behaviour="")
+    psb = Department.objects.get(code="psb")
+    login(page, base, people.city.username)
+    page.click("header nav a[href='/config/']")
+    page.click("nav.tabs a[href='/config/routing/']")
+    page.click(f"tr[data-pk='{school.pk}'] a")
+    page.check(f"input[name=co_departments][value='{psb.pk}']")
+    page.fill("#id_note", "学校 → 教育局 + 公安机关")
+    shots(page, "config-routing-edit")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert "已保存" in page.inner_text("ul.messages")
+    row = page.inner_text(f"tr[data-pk='{school.pk}']")
+    assert psb.name in row and "学校 → 教育局 + 公安机关" in row
+    shots(page, "config-routing-saved")
+
+    # A rule naming neither a subject type nor a behaviour is refused, in Chinese.
+    page.goto(f"{base}/config/routing/new/")
+    page.fill("#id_note", "空规则")
+    page.click("main form button[type=submit]")
+    assert "路由规则须指定主体类型、行为或两者" in page.inner_text("main")
+    shots(page, "config-routing-refused")
+
+    page.click("nav.tabs a[href='/config/cutoff/']")
+    page.select_option("#id_cutoff_weekday", "4")
+    page.fill("#id_cutoff_time", "17:30")
+    shots(page, "config-cutoff-edit")
+    page.click("main form button[type=submit]")
+    page.wait_for_load_state()
+    assert "每周截止时间已保存" in page.inner_text("ul.messages")
+    assert "星期四 17:30" in page.inner_text("#config-tables")
+    shots(page, "config-cutoff-saved")
+    # 2026-W49 runs from Monday 30 November: its Thursday is 3 December.
+    assert cutoff_of(IsoWeek(2026, 49)) == at("2026-12-03T17:30")
+    assert AuditEntry.objects.filter(action="config_change").count() == 2
+
+
+def test_photos_open_in_a_lightbox_that_the_keyboard_drives(
+        page: Any, live_server: Any, people: Personas, settings: Any, tmp_path: Path) -> None:
+    import io
+
+    from PIL import Image
+
+    from qingling.cases.services import evidence_add
+
+    settings.QINGLING_HOME = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "files"
+    case = make_case(COUNTY_A, state="signed", subject_name="嘉兴恒达纺织有限公司")
+    photos = []
+    for name, color in (("矿机.jpg", (30, 120, 200)), ("电表.jpg", (200, 120, 30))):
+        buf = io.BytesIO()
+        Image.new("RGB", (1200, 800), color).save(buf, "JPEG")
+        photos.append(evidence_add(case_id=case.pk, actor=people.county_a,
+                                   stream=io.BytesIO(buf.getvalue()), original_name=name))
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text)
+            if "Content Security Policy" in m.text else None)
+    base = live_server.url
+    login(page, base, people.county_a.username)
+    page.goto(f"{base}/cases/{case.pk}/")
+    thumbs = page.locator("ul.evidence a.thumb img")
+    assert thumbs.count() == 2
+    # The thumbnails are in by the page's load event (goto waits for it).
+    assert page.evaluate("[...document.querySelectorAll('ul.evidence a.thumb img')]"
+                         ".every(i => i.complete && i.naturalWidth === 320)")
+    page.click("ul.evidence a.thumb >> nth=0")
+    box = page.locator(".lightbox")
+    assert box.is_visible() and "矿机.jpg (1/2)" in box.inner_text()
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[0].pk}/")
+    shots(page, "case-lightbox")
+    page.keyboard.press("ArrowRight")
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[1].pk}/")
+    page.keyboard.press("ArrowRight")
+    assert box.locator("img").get_attribute("src").endswith(f"/evidence/{photos[0].pk}/")
+    page.keyboard.press("ArrowLeft")
+    assert "电表.jpg" in box.inner_text()
+    page.keyboard.press("Escape")
+    assert not box.is_visible()
+    assert refused == []

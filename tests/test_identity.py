@@ -124,7 +124,7 @@ def test_a_re_listed_open_item_keeps_its_first_due_date(people: Personas) -> Non
     assert Case.objects.get().due_at == at("2026-11-20T18:00")
 
 
-def test_reopening_after_this_weeks_cut_off_is_due_next_week() -> None:
+def test_reopening_after_this_weeks_cut_off_is_due_next_week(db: None) -> None:
     assert current_cutoff(at("2026-12-04T19:00")) == at("2026-12-11T18:00")
     assert current_cutoff(at("2026-12-04T17:59")) == at("2026-12-04T18:00")
 

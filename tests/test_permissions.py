@@ -56,6 +56,8 @@ PERSONAS = ["city", "county_a", "county_b", "dept", "dept_other", "verifier_a", 
             "outsider", "anonymous"]
 # GET pages and downloads: the status each persona gets for county A's objects.
 # 200 ok, 403 no role for the page, 404 not in your area (the same as "does not exist").
+CITY_ONLY = dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
+                 verifier_a=403, leader=403, outsider=403)
 GET_MATRIX = {
     "dashboard": dict(city=200, county_a=200, county_b=200, dept=200, dept_other=200,
                       verifier_a=200, leader=200, outsider=403),
@@ -69,6 +71,8 @@ GET_MATRIX = {
                         verifier_a=200, leader=200, outsider=403),
     "evidence_download": dict(city=200, county_a=200, county_b=404, dept=200, dept_other=404,
                               verifier_a=200, leader=200, outsider=403),
+    "evidence_thumb": dict(city=200, county_a=200, county_b=404, dept=200, dept_other=404,
+                           verifier_a=200, leader=200, outsider=403),
     "batch_list": dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
                        verifier_a=403, leader=200, outsider=403),
     "batch_detail": dict(city=200, county_a=403, county_b=403, dept=403, dept_other=403,
@@ -89,16 +93,34 @@ GET_MATRIX = {
                   verifier_a=403, leader=403, outsider=403)
        for name in ("lead_triage", "lead_triage_export", "excluded_list", "excluded_export",
                     "warning_export")},
+    "config_index": CITY_ONLY,
+    "config_cutoff": CITY_ONLY,
+    "config_cutoff_export": CITY_ONLY,
+    "config_texts": CITY_ONLY,
+    "config_texts_export": CITY_ONLY,
+    "config_text_edit:overall": CITY_ONLY,
+    "config_table:routing": CITY_ONLY,
+    "config_table:classification": CITY_ONLY,
+    "config_table:coefficients": CITY_ONLY,
+    "config_table:tariffs": CITY_ONLY,
+    "config_new:routing": CITY_ONLY,
+    "config_export:routing": CITY_ONLY,
+    "config_export:classification": CITY_ONLY,
+    "config_export:coefficients": CITY_ONLY,
+    "config_export:tariffs": CITY_ONLY,
 }
 
 
 def url_for(name: str, w: World) -> str:
     if name == "case_detail":
         return reverse(name, args=[w.case_a.pk])
-    if name == "evidence_download":
+    if name in ("evidence_download", "evidence_thumb"):
         return reverse(name, args=[w.evidence_a.pk])
     if name in ("batch_detail", "batch_rejected_export"):
         return reverse(name, args=[w.batch.pk])
+    if ":" in name:
+        view, arg = name.split(":")
+        return reverse(view, args=[arg])
     return reverse(name)
 
 
@@ -200,3 +222,28 @@ def test_the_department_sees_only_cases_routed_to_it(world: World) -> None:
     # The residential case A is led by public security; B (an enterprise) is not.
     page = client_for(world.p.dept).get(reverse("case_list")).content.decode()
     assert world.case_a.reference in page and world.case_b.reference not in page
+
+
+CONFIG_POSTS = {
+    "config_new:coefficients": {"valid_from": "2026-01-01", "tce_per_kwh": "0.000123",
+                                "tco2_per_kwh": "0.000581", "source": "x"},
+    "config_cutoff": {"cutoff_weekday": "4", "cutoff_time": "17:00"},
+    "config_text_edit:title": {"body": "关于{{ week_label }}的通报"},
+}
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("name", list(CONFIG_POSTS))
+def test_only_the_city_changes_the_city_configuration(world: World, name: str,
+                                                      persona: str) -> None:
+    from qingling.audit.models import AuditEntry
+
+    user = None if persona == "anonymous" else getattr(world.p, persona)
+    resp = client_for(user).post(url_for(name, world), CONFIG_POSTS[name])
+    changed = AuditEntry.objects.filter(action="config_change").count()
+    if persona == "city":
+        assert resp.status_code == 302 and changed == 1
+    elif persona == "anonymous":
+        assert resp.status_code == 302 and "/login/" in resp["Location"] and changed == 0
+    else:
+        assert resp.status_code == 403 and changed == 0

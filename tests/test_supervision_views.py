@@ -177,3 +177,19 @@ def test_the_city_approves_escalations_in_bulk_after_a_preview(closed: Personas)
     assert AuditEntry.objects.filter(action="escalation_approve").count() == 2
     assert client_for(closed.county_a).post("/supervision/escalations/bulk/", {
         "move": "approve", "ids": ids}).status_code == 403
+
+
+def test_energy_is_said_in_10000_kwh_and_coefficients_per_10000_kwh(closed: Personas,
+                                                                     tmp_path: Path) -> None:
+    from qingling.supervision.units import per_wan_kwh, wan_kwh
+
+    # Hand-worked: 0.0001229 tce/kWh is 1.229 t per 10,000 kWh; 123,456.78 kWh is 12.35.
+    assert (per_wan_kwh("0.0001229000"), per_wan_kwh("0.0005703"), per_wan_kwh("0.0001")) == (
+        "1.229", "5.703", "1")
+    assert (wan_kwh("123456.78"), wan_kwh(4120), wan_kwh(50), wan_kwh(49), wan_kwh(None)) == (
+        "12.35", "0.41", "0.01", "0.00", "0.00")
+    page = client_for(closed.city).get(f"/supervision/?week={WEEK}").content.decode()
+    assert "1.229 吨标准煤/万千瓦时" in page and "0.0001229" not in page
+    content = bul.content_for(WeeklyClose.objects.get(week=str(WEEK)), date(2026, 11, 23))
+    kwh = WeeklyClose.objects.get(week=str(WEEK)).figures["city"]["kwh"]
+    assert f"挖矿电量{wan_kwh(kwh)}万千瓦时" in content["texts"]["energy"]

@@ -12,11 +12,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.utils.translation import gettext_lazy as _
+
 from qingling.cases.hooks import facts_changed
 from qingling.cases.models import Behaviour, Case, ClassificationRule, Grade
 from qingling.org.models import RoutingRule, SubjectType
 
 ATTRIBUTES = ("subject_type", "behaviour", "grade")
+
+# The facts a rule can test (what ``case_context`` and intake give the classifier), with
+# what the city calls them.
+FIELDS: dict[str, Any] = {
+    "type": _("type column"), "unit_name": _("unit name"), "address": _("address"),
+    "carrier": _("carrier"), "uscc": _("credit code"), "machines": _("machines found"),
+    "kw": _("power found (kW)"), "special": _("special address"), "list_type": _("list"),
+    "subject_type": _("subject type"), "behaviour": _("behaviour"),
+}
 
 
 @dataclass

@@ -21,7 +21,9 @@ class TransitionForm(forms.Form):
 class VisitForm(forms.Form):
     visited_at = forms.DateTimeField(
         label=_("Visited at"), initial=timezone.now,
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local", "lang": "zh-CN",
+                                         "placeholder": "yyyy-mm-dd hh:mm"},
+                                  format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"],
     )
     found_mining = forms.TypedChoiceField(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -31,6 +31,7 @@ from qingling.cases.models import Case, CaseKey, IPAddress, State
 from qingling.common.crypto import blind
 from qingling.common.ips import parse_ip
 from qingling.common.weeks import IsoWeek
+from qingling.org.models import CitySetting
 
 CHUNK = 900  # below SQLite's default limit on query parameters
 _SPACE = re.compile(r"[\s\u3000（）()·,，。.]+")
@@ -86,6 +87,7 @@ class SubjectFacts:
     county_id: int | None = None
     township_id: int | None = None
     carrier: str = ""
+    listed_type: str = ""  # what a register calls the subject (家庭宽带, 企业专线…)
 
     def keys(self) -> list[str]:
         """Every key of this subject, strongest first; ``ip:`` only when nothing else."""
@@ -183,8 +185,16 @@ def case_keys(case: Case) -> list[str]:
 
 # --- due dates -----------------------------------------------------------------------------
 
+def cutoff_rule() -> tuple[int, time]:
+    """The weekly cut-off as (ISO weekday, Beijing time): the city's setting where it set
+    one, else the installation's default."""
+    city = CitySetting.current()
+    return (city.cutoff_weekday or settings.QINGLING_CUTOFF_WEEKDAY,
+            city.cutoff_time if city.cutoff_time is not None else settings.QINGLING_CUTOFF_TIME)
+
+
 def cutoff_of(week: IsoWeek) -> datetime:
-    return week.cutoff(settings.QINGLING_CUTOFF_WEEKDAY, settings.QINGLING_CUTOFF_TIME)
+    return week.cutoff(*cutoff_rule())
 
 
 def current_cutoff(now: datetime) -> datetime:
@@ -286,7 +296,7 @@ def signal_attach(facts: SubjectFacts, *, now: datetime, actor: Any, reason: str
         _remember(case, keys, facts.ip, now, observed_at)
         return case, "updated"
     cls = Classifier.load().classify({
-        "unit_name": facts.unit_name, "address": facts.address, "type": "",
+        "unit_name": facts.unit_name, "address": facts.address, "type": facts.listed_type,
         "carrier": facts.carrier, "uscc": facts.uscc, "machines": "", "special": "",
         "list_type": source})
     behaviour = Behaviour.FALSE_POSITIVE if shared else cls.behaviour

@@ -21,4 +21,5 @@ urlpatterns = [
     path("cases/<int:case_id>/correct/", views.case_correct_view, name="case_correct"),
     path("cases/<int:case_id>/evidence/", views.case_evidence, name="case_evidence"),
     path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence_download"),
+    path("evidence/<int:evidence_id>/thumb/", views.evidence_thumb, name="evidence_thumb"),
 ]

@@ -42,6 +42,7 @@ from qingling.cases.services import (
     personal_reveal,
     visit_record,
 )
+from qingling.cases.thumbs import IMAGE_TYPES, thumbnail
 from qingling.cases.uploads import UploadRejected
 from qingling.cases.workflow import TRANSITIONS
 from qingling.common.weeks import IsoWeek
@@ -314,6 +315,7 @@ def _detail(request: HttpRequest, case: Case, revealed: bool) -> HttpResponse:
         "timeline": case.audit.select_related("actor").order_by("at", "id"),
         "visits": case.visits.select_related("verifier"),
         "evidence": case.evidence.select_related("uploaded_by"),
+        "image_types": IMAGE_TYPES,
         "transitions": allowed_transitions(case, profile) if can_act else [],
         "irreversible": IRREVERSIBLE,
         "confirm_text": _("This cannot be undone from your desk. Go ahead?"),
@@ -464,12 +466,27 @@ def evidence_download(request: HttpRequest, evidence_id: int) -> HttpResponse | 
     resp = FileResponse(path.open("rb"), content_type=ev.content_type)
     # Only pictures open in the browser. A PDF or office file may carry script: it is
     # downloaded, and even if a browser renders it, the sandbox gives it no origin.
-    inline = ev.content_type in ("image/jpeg", "image/png", "image/webp")
+    inline = ev.content_type in IMAGE_TYPES
     resp["Content-Security-Policy"] = "sandbox; default-src 'none'; img-src 'self'"
     resp["Content-Disposition"] = (
         f"{'inline' if inline else 'attachment'}; filename=\"evidence-{ev.pk}"
         f"{path.suffix}\""
     )
+    return resp
+
+
+@login_required
+def evidence_thumb(request: HttpRequest, evidence_id: int) -> HttpResponse | FileResponse:
+    """A picture's thumbnail for the case page, in the same scope as the picture."""
+    if profile_of(request.user) is None:
+        return HttpResponseForbidden()
+    ev = Evidence.objects.filter(pk=evidence_id, case__in=visible_cases(request.user)).first()
+    path = thumbnail(ev) if ev is not None else None
+    if path is None:
+        raise Http404
+    resp = FileResponse(path.open("rb"), content_type="image/jpeg")
+    resp["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    resp["Cache-Control"] = "private, max-age=86400"
     return resp
 
 

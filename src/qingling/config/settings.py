@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "qingling.supervision",
     "qingling.screening",
     "qingling.accounts",
+    "qingling.cityconfig",
     "qingling.ops",
 ]
 

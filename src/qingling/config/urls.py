@@ -13,4 +13,5 @@ urlpatterns = [
     path("jobs/", include("qingling.jobs.urls")),
     path("tasks/", include("qingling.tasks.urls")),
     path("makers/", include("qingling.makers.urls")),
+    path("config/", include("qingling.cityconfig.urls")),
 ]

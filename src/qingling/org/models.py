@@ -114,3 +114,28 @@ class Profile(models.Model):
             raise ValidationError({"county": _("County officers and verifiers need a county.")})
         if self.role == Role.DEPARTMENT and self.department_id is None:
             raise ValidationError({"department": _("Department officers need a department.")})
+
+
+class CitySetting(models.Model):
+    """The city's own settings, set by its coordinator on the configuration pages. One row;
+    an empty value falls back to the installation's default (QINGLING_CUTOFF_*)."""
+
+    # ISO weekday, 1 (Monday) to 7 (Sunday), and Beijing time of the weekly cut-off.
+    cutoff_weekday = models.PositiveSmallIntegerField(
+        _("cut-off weekday"), null=True, blank=True,
+        choices=[(1, _("Monday")), (2, _("Tuesday")), (3, _("Wednesday")), (4, _("Thursday")),
+                 (5, _("Friday")), (6, _("Saturday")), (7, _("Sunday"))])
+    cutoff_time = models.TimeField(_("cut-off time (Beijing)"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("city setting")
+        verbose_name_plural = _("city settings")
+
+    def __str__(self) -> str:
+        return str(_("city setting"))
+
+    @classmethod
+    def current(cls) -> CitySetting:
+        """The one row (never written here: a read must not create it)."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)

@@ -22,6 +22,9 @@ class Subscriber(models.Model):
     id_enc = models.TextField(blank=True, verbose_name=_("ID number (encrypted)"))
     phone_enc = models.TextField(blank=True, verbose_name=_("phone (encrypted)"))
     address_enc = models.TextField(blank=True, verbose_name=_("address (encrypted)"))
+    # What the carrier calls the account (家庭宽带, 企业专线, 网吧…): read by the same
+    # classification rules as a list's 类型 column. A category, not personal data.
+    kind = models.CharField(_("subscriber type"), max_length=40, blank=True)
     county = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,
                                related_name="+", verbose_name=_("county"))
     township = models.ForeignKey(Division, null=True, blank=True, on_delete=models.PROTECT,

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from django.db import transaction
 
 from qingling.audit.services import audit_record
-from qingling.cases.identity import SubjectFacts, key_of, keys_record, signal_attach
+from qingling.cases.identity import SubjectFacts, is_credit_code, key_of, keys_record, signal_attach
 from qingling.cases.models import Case
 from qingling.cases.warning import WarningList
 from qingling.common.weeks import SHANGHAI
@@ -156,10 +156,12 @@ def facts_of(sub: Subscriber | None, account: str | None, ip: str) -> SubjectFac
     """Who a network signal points at: the resolved account's holder and site, else the IP."""
     if sub is None:
         return SubjectFacts(account=account or "", ip=ip)
+    # A holder with a credit code is a unit, whose name identifies it; a person's does not.
+    unit = is_credit_code(sub.id_number.strip().upper())
     return SubjectFacts(account=account or sub.account, id_number=sub.id_number,
-                        address=sub.address, unit_name=sub.name, residential=True,
+                        address=sub.address, unit_name=sub.name, residential=not unit,
                         phone=sub.phone, county_id=sub.county_id, township_id=sub.township_id,
-                        carrier=sub.carrier, ip=ip)
+                        carrier=sub.carrier, ip=ip, listed_type=sub.kind)
 
 
 @dataclass

@@ -27,6 +27,7 @@ SUBSCRIBER_ALIASES = {
     "phone": ("phone", "电话", "联系电话", "手机号"),
     "address": ("address", "装机地址", "安装地址", "地址"),
     "carrier": ("carrier", "运营商"),
+    "kind": ("type", "kind", "用户类型", "客户类型", "用户性质", "业务类型"),
 }
 _INDEX = {norm_header(a): f for f, names in SUBSCRIBER_ALIASES.items() for a in names}
 
@@ -78,6 +79,7 @@ def subscribers_import(*, data: bytes, file_name: str, carrier: str = "", actor:
             values = {
                 "name_enc": encrypt(get.get("name", "")), "id_enc": encrypt(get.get("id_number", "")),
                 "phone_enc": encrypt(get.get("phone", "")), "address_enc": encrypt(address),
+                "kind": get.get("kind", "")[:40],
                 "county_id": place.county_id, "township_id": place.township_id,
                 "address_confidence": conf, "needs_triage": place.needs_triage,
                 "triage_reason": place.reason[:200],

@@ -35,7 +35,7 @@ from qingling.audit.services import audit_record
 from qingling.cases.models import State
 from qingling.common.weeks import SHANGHAI, IsoWeek
 from qingling.common.xlsx import build_workbook
-from qingling.supervision import charts
+from qingling.supervision import charts, units
 from qingling.supervision import figures as fig
 from qingling.supervision.models import Bulletin, Escalation, TextTemplate, WeeklyClose
 from qingling.supervision.projects import HEADERS as PROJECT_HEADERS
@@ -82,8 +82,8 @@ DEFAULT_TEXTS = {
     ),
     "energy": (
         "截至本周，已核实挖矿场所{{ city.energy_sites }}处（其中新发现项目"
-        "{{ city.new_projects }}处），挖矿电量{{ city.kwh }}千瓦时，计入能耗双控考核电量"
-        "{{ city.counted_kwh }}千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。"
+        "{{ city.new_projects }}处），挖矿电量{{ kwh_wan }}万千瓦时，计入能耗双控考核电量"
+        "{{ counted_kwh_wan }}万千瓦时，折合{{ city.tce }}吨标准煤、{{ city.tco2 }}吨二氧化碳。"
         "加倍计算规则：{{ doubling }}（{{ city.doubled_sites }}处场所加倍计算）。"
         "{% if city.no_estimate %}另有{{ city.no_estimate }}处已核实场所尚无功率或计量数据，"
         "暂未计入，明细见附件。{% endif %}挖矿用电执行惩罚性电价，加价标准见附件。"
@@ -93,6 +93,93 @@ DEFAULT_TEXTS = {
         "存量名单只减不增，并按时报送核查、处置证据。"
     ),
 }
+
+
+# The named placeholders a bulletin text may use (what ``content_for`` gives), with what
+# each says; ``city.…`` reads the city row of the frozen figures.
+PLACEHOLDERS: dict[str, str] = {
+    "week_label": "周次（如“2026年第49周（12月1日至12月7日）”）",
+    "city": "全市合计（如 city.key_received 应清零条数）",
+    "counties": "各县（市、区）数据",
+    "city_rate": "全市按期清零率",
+    "city_stock_change": "存量较上周的增减",
+    "laggards": "按期清零率未达100%的地区",
+    "risers": "存量不降反升的地区",
+    "high": "存量居高不下的地区",
+    "notices": "全市通报的地区",
+    "interviews": "约谈事项",
+    "carried": "往周结转的逾期事项数",
+    "doubling": "加倍计算规则",
+    "next_cutoff": "下周清零时限（如“12月11日18:00”）",
+    "kwh_wan": "挖矿电量（万千瓦时）",
+    "counted_kwh_wan": "计入能耗双控考核电量（万千瓦时）",
+}
+_ALLOWED_TAGS = ("IfNode", "ForNode", "TextNode", "VariableNode")
+
+
+def check_text(body: str) -> list[str]:
+    """What is wrong with a bulletin text, in words for the city (empty when it is fine):
+    a placeholder the bulletin does not give, a tag other than if/for, broken syntax."""
+    from django.template import TemplateSyntaxError
+    from django.template.base import VariableNode
+    from django.template.defaulttags import ForNode, IfNode
+
+    try:
+        nodes = Template(body).nodelist
+    except TemplateSyntaxError as exc:
+        return [_("The text cannot be read: %(error)s") % {"error": exc}]
+    problems: list[str] = []
+    names: list[str] = []
+    bound: set[str] = set()
+
+    def expr_names(expr: Any) -> None:
+        var = getattr(expr, "var", None)
+        lookups = getattr(var, "lookups", None)
+        if lookups:
+            names.append(lookups[0])
+
+    def cond_names(cond: Any) -> None:
+        if cond is None:
+            return
+        if hasattr(cond, "value"):
+            expr_names(cond.value)
+        for side in ("first", "second"):
+            if getattr(cond, side, None) is not None:
+                cond_names(getattr(cond, side))
+
+    def walk(nodelist: Any) -> None:
+        for node in nodelist:
+            kind = type(node).__name__
+            if kind not in _ALLOWED_TAGS:
+                token = getattr(node, "token", None)
+                tag = "{% " + token.contents + " %}" if token is not None else kind
+                problems.append(_("Only placeholders and if/for are allowed in a bulletin text "
+                                  "(found %(tag)s).") % {"tag": tag})
+                continue
+            if isinstance(node, VariableNode):
+                expr_names(node.filter_expression)
+            elif isinstance(node, IfNode):
+                for cond, inner in node.conditions_nodelists:
+                    cond_names(cond)
+                    walk(inner)
+            elif isinstance(node, ForNode):
+                expr_names(node.sequence)
+                bound.update(node.loopvars)
+                walk(node.nodelist_loop)
+                walk(node.nodelist_empty)
+
+    walk(nodes)
+    unknown = [n for n in dict.fromkeys(names)
+               if n not in PLACEHOLDERS and n not in bound and n != "forloop"]
+    problems += [_("Unknown placeholder “%(name)s”: the bulletin gives no such value.")
+                 % {"name": n} for n in unknown]
+    return problems
+
+
+def text_body(key: str) -> str:
+    """The text the bulletin uses now: the city's wording, else the default."""
+    row = TextTemplate.objects.filter(key=key).first()
+    return row.body if row else DEFAULT_TEXTS[key]
 
 
 def text(key: str, context: dict[str, Any]) -> str:
@@ -377,6 +464,8 @@ def content_for(close: WeeklyClose, issued: date) -> dict[str, Any]:
         "carried": sum(1 for i in f["overdue_items"] if i["weeks_overdue"]),
         "doubling": DOUBLING_TEXT.get(doubling.get("rule", ""), "未设定加倍计算规则"),
         "next_cutoff": f"{nxt.month}月{nxt.day}日{nxt:%H:%M}",
+        "kwh_wan": units.wan_kwh(f["city"]["kwh"]),
+        "counted_kwh_wan": units.wan_kwh(f["city"]["counted_kwh"]),
     }
     return {
         "week": close.week, "final": close.final, "issued": issued.isoformat(),

@@ -30,7 +30,7 @@ from qingling.org.models import Role
 from qingling.org.scope import can_see_personal, mask_address, mask_name, profile_of
 from qingling.supervision import bulletin as bul
 from qingling.supervision import figures as fig
-from qingling.supervision import tariff
+from qingling.supervision import tariff, units
 from qingling.supervision.bulletin import bulletin_dir
 from qingling.supervision.chartdata import chart_data
 from qingling.supervision.figures import week_projects
@@ -142,6 +142,10 @@ def supervision_view(request: HttpRequest) -> HttpResponse:
         "energy_headers": bul.ENERGY_HEADERS,
         "energy_rows": bul.energy_rows(figures) if figures else [],
         "metric": settings.QINGLING_ASSESSMENT_METRIC,
+        "counted_wan": units.wan_kwh(figures["city"]["counted_kwh"]) if figures else "",
+        "factor_wan": None if not (figures and figures.get("factor")) else {
+            "tce": units.per_wan_kwh(figures["factor"]["tce_per_kwh"]),
+            "tco2": units.per_wan_kwh(figures["factor"]["tco2_per_kwh"])},
     })
 
 
